@@ -20,14 +20,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# The training stack (torch CPU build, transformers, TRL, PEFT) for on-device personalization.
-install-train: install
+# The training stack (torch CPU build, transformers, TRL, PEFT, sentence embeddings) that
+# personalization and the tests need; the app itself runs without it.
+$(VENV)/.installed-train: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -e ".[dev,train]"
+	touch $@
+
+install-train: $(VENV)/.installed-train
 
 run: install
 	$(BIN)/gravity-desktop
 
-test: install
+test: install-train
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 	$(BIN)/ruff check .
 

@@ -266,4 +266,121 @@ def onboard(answers_file: Path, as_json: bool) -> None:
         _echo_profile(stored.as_json(), False)
 
 
+@cli.group()
+def books() -> None:
+    """The library: the bundled catalog, imported books and reading history."""
+
+
+def _echo_books(found: list, as_json: bool) -> None:
+    if as_json:
+        _print_json([book.as_json() for book in found])
+        return
+    for book in found:
+        year = f", {book.year}" if book.year else ""
+        click.echo(f"{book.id:40} {book.title} — {book.author}{year}")
+
+
+@books.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def books_list(as_json: bool) -> None:
+    """List every book in the library."""
+    from gravity_desktop.store.books import all_books
+
+    with opened() as ctx:
+        _echo_books(all_books(ctx.conn), as_json)
+
+
+@books.command("search")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True)
+def books_search(query: str, as_json: bool) -> None:
+    """Find books by title, author, genre, theme or words of the synopsis."""
+    from gravity_desktop.catalog.library import search
+
+    with opened() as ctx:
+        _echo_books(search(ctx.conn, query), as_json)
+
+
+@books.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["goodreads", "storygraph", "calibre"]),
+    help="Detected from the file when omitted.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def books_import(file: Path, fmt: str | None, as_json: bool) -> None:
+    """Import a Goodreads or StoryGraph CSV export, or a Calibre library (read-only)."""
+    from gravity_desktop.catalog.importers import import_file
+
+    with opened() as ctx:
+        report = import_file(ctx.conn, file, fmt)
+    if as_json:
+        _print_json(report.as_json())
+        return
+    click.echo(
+        f"{file} ({report.format}): imported {report.imported}, updated {report.updated},"
+        f" unchanged {report.unchanged}, skipped {len(report.skipped)}"
+    )
+    for problem in report.skipped:
+        click.echo(f"  skipped {problem}")
+
+
+@books.command("mark")
+@click.argument("book")
+@click.argument(
+    "status", type=click.Choice(["liked", "disliked", "read", "reading", "to-read", "none"])
+)
+def books_mark(book: str, status: str) -> None:
+    """Record what you think of a book (BOOK is an id or a title); "none" forgets it."""
+    from gravity_desktop.catalog.library import find_book, set_status
+
+    with opened() as ctx:
+        found = find_book(ctx.conn, book)
+        set_status(ctx.conn, found.id, None if status == "none" else status)
+    click.echo(f"{found.title}: {status}")
+
+
+@books.command("embed")
+def books_embed() -> None:
+    """Compute the sentence embeddings that refine recommendations (needs the training extra)."""
+    from gravity_desktop.recommend.embeddings import compute_embeddings
+
+    def show(done: int, total: int) -> None:
+        click.echo(f"\rembedded {done} of {total} books", nl=False, err=True)
+
+    with opened() as ctx:
+        database = ctx.paths.database
+    done = compute_embeddings(database, progress=show)
+    click.echo("", err=True)
+    click.echo(f"{done} books embedded")
+
+
+@cli.command()
+@click.option("-n", "count", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def recommend(count: int, as_json: bool) -> None:
+    """Recommend unread books for your profile and reading history, with reasons."""
+    from gravity_desktop.profile.service import current_profile
+    from gravity_desktop.recommend.ranking import recommend as rank
+    from gravity_desktop.store.books import reading_history
+
+    with opened() as ctx:
+        profile = current_profile(ctx.conn)
+        if profile is None and not reading_history(ctx.conn):
+            raise UserError(
+                "nothing to go on yet: onboard (gravity onboard --answers FILE, or the app)"
+                " or import your reading history (gravity books import FILE)"
+            )
+        ranked = rank(ctx.conn, profile, count)
+    if as_json:
+        _print_json([r.as_json() for r in ranked])
+        return
+    for position, item in enumerate(ranked, start=1):
+        click.echo(f"{position:2}. {item.book.title} — {item.book.author}  ({item.score:.2f})")
+        for reason in item.reasons:
+            click.echo(f"      · {reason}")
+
+
 main = cli

@@ -14,10 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pycountry
-
 from gravity_desktop.errors import UserError
-from gravity_desktop.profile.culture import baseline
+from gravity_desktop.profile.culture import baseline, language_names
 from gravity_desktop.profile.instruments import Questionnaire, load_questionnaire
 
 TOP_LEVEL = ("country", "answers", "about", "interests")
@@ -116,7 +114,7 @@ def _parse_fields(raw: object, section: str, q: Questionnaire) -> dict:
             if bad:
                 raise UserError(f"{where}: {bad} not among the options {list(spec.options)}")
         elif spec.kind == "languages":
-            bad = [v for v in value if pycountry.languages.get(alpha_2=v.lower()) is None]
+            bad = [v for v in value if v.lower() not in language_names()]
             if bad:
                 raise UserError(f"{where}: {bad} are not ISO 639-1 language codes")
             value = [v.lower() for v in value]

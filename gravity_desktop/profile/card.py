@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gravity_desktop.profile.profile import Profile
 
-import pycountry
+from gravity_desktop.profile.culture import language_names
 
 OCEAN_POLES = {
     "O": ("curious and open to new ideas", "drawn to the familiar and concrete"),
@@ -52,11 +52,7 @@ def _join(parts: list[str]) -> str:
 
 
 def _language_names(codes: list[str]) -> list[str]:
-    names = []
-    for code in codes:
-        language = pycountry.languages.get(alpha_2=code)
-        names.append(language.name if language else code)
-    return names
+    return [language_names().get(code, code) for code in codes]
 
 
 def profile_card(profile: Profile) -> str:

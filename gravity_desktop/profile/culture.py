@@ -9,8 +9,6 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-import pycountry
-
 from gravity_desktop.config import RESOURCES_DIR
 from gravity_desktop.errors import UserError
 
@@ -34,6 +32,20 @@ def _tables() -> tuple[dict, dict]:
     return hofstede, wvs
 
 
+@cache
+def country_names() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code -> English name (resources/culture/iso3166.json)."""
+    raw = json.loads((CULTURE_DIR / "iso3166.json").read_text(encoding="utf-8"))
+    return raw["countries"]
+
+
+@cache
+def language_names() -> dict[str, str]:
+    """ISO 639-1 code -> English name (resources/culture/iso639.json)."""
+    raw = json.loads((CULTURE_DIR / "iso639.json").read_text(encoding="utf-8"))
+    return raw["languages"]
+
+
 def sources() -> dict[str, str]:
     hofstede, wvs = _tables()
     return {"hofstede": hofstede["source"], "wvs": wvs["source"]}
@@ -50,15 +62,15 @@ def baseline(code: str) -> CountryBaseline:
     if not isinstance(code, str) or len(code) != 2:
         raise UserError(f"country: {code!r} is not a two-letter ISO 3166 country code")
     code = code.upper()
-    country = pycountry.countries.get(alpha_2=code)
-    if country is None:
+    name = country_names().get(code)
+    if name is None:
         raise UserError(f"country: {code!r} is not a known ISO 3166 country code")
     hofstede, wvs = _tables()
     h = hofstede["countries"].get(code)
     w = wvs["countries"].get(code)
     return CountryBaseline(
         code=code,
-        name=(h or w or {}).get("name") or getattr(country, "common_name", country.name),
+        name=(h or w or {}).get("name") or name,
         hofstede={d: int(h[d]) for d in HOFSTEDE_DIMENSIONS} if h else None,
         wvs={a: float(w[a]) for a in WVS_AXES} if w else None,
     )

@@ -58,4 +58,54 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "the reader's library, reading history and cached book embeddings",
+        """
+        CREATE TABLE book (
+            id            TEXT PRIMARY KEY,
+            title         TEXT NOT NULL,
+            author        TEXT NOT NULL,
+            year          INTEGER,
+            language      TEXT,
+            country       TEXT,
+            genres        TEXT NOT NULL DEFAULT '[]',
+            themes        TEXT NOT NULL DEFAULT '[]',
+            moods         TEXT NOT NULL DEFAULT '[]',
+            content_notes TEXT NOT NULL DEFAULT '[]',
+            pages         INTEGER,
+            isbn          TEXT,
+            synopsis      TEXT NOT NULL DEFAULT '',
+            source        TEXT NOT NULL,
+            added_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE INDEX book_isbn ON book (isbn);
+        CREATE TABLE book_key (
+            key     TEXT NOT NULL,
+            book_id TEXT NOT NULL REFERENCES book (id) ON DELETE CASCADE,
+            PRIMARY KEY (key, book_id)
+        );
+        CREATE TABLE reading (
+            book_id    TEXT PRIMARY KEY REFERENCES book (id) ON DELETE CASCADE,
+            status     TEXT NOT NULL
+                       CHECK (status IN ('liked', 'disliked', 'read', 'reading', 'to-read')),
+            rating     REAL CHECK (rating IS NULL OR (rating >= 0 AND rating <= 5)),
+            shelves    TEXT NOT NULL DEFAULT '[]',
+            read_at    TEXT,
+            source     TEXT NOT NULL,
+            updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE TABLE book_embedding (
+            book_id  TEXT NOT NULL REFERENCES book (id) ON DELETE CASCADE,
+            model    TEXT NOT NULL,
+            text_sha TEXT NOT NULL,
+            vector   BLOB NOT NULL,
+            PRIMARY KEY (book_id, model)
+        );
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
 )

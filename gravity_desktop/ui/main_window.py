@@ -16,12 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gravity_desktop.app_context import Context, opened
-from gravity_desktop.config import Settings, paths
+from gravity_desktop.app_context import open_context, opened
 from gravity_desktop.llm.engine import Engine
 from gravity_desktop.llm.serving import load_engine
 from gravity_desktop.profile import service
-from gravity_desktop.store import open_store
 from gravity_desktop.ui.app import ui_settings
 from gravity_desktop.ui.onboarding import OnboardingWizard
 from gravity_desktop.ui.operations import Operation, OperationContext
@@ -32,9 +30,8 @@ class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("GRAVITY Desktop")
-        where = paths()
         # The GUI thread's own connection, for quick reads and single-answer writes.
-        self.context = Context(where, open_store(where.database), Settings.load(where))
+        self.context = open_context()
         self.engine: Engine | None = None
         self.load_error: str = ""
         self.wizard: OnboardingWizard | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import pycountry
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -31,7 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from gravity_desktop.profile import service
-from gravity_desktop.profile.culture import baseline, covered_countries
+from gravity_desktop.profile.culture import (
+    baseline,
+    country_names,
+    covered_countries,
+    language_names,
+)
 from gravity_desktop.profile.instruments import (
     SCALED,
     SECTION_ORDER,
@@ -178,9 +182,7 @@ class AboutPage(SectionPage):
             self.country.addItem(baseline(code).name, code)
         self.country.insertSeparator(self.country.count())
         others = sorted(
-            (getattr(c, "common_name", c.name), c.alpha_2)
-            for c in pycountry.countries
-            if c.alpha_2 not in covered
+            (name, code) for code, name in country_names().items() if code not in covered
         )
         for name, code in others:
             self.country.addItem(name, code)
@@ -194,8 +196,7 @@ class AboutPage(SectionPage):
         self.languages.setMaximumHeight(150)
         chosen = list(fields.get("languages", []))
         for code in dict.fromkeys([*chosen, *COMMON_LANGUAGES]):
-            language = pycountry.languages.get(alpha_2=code)
-            entry = QListWidgetItem(language.name if language else code)
+            entry = QListWidgetItem(language_names().get(code, code))
             entry.setData(Qt.ItemDataRole.UserRole, code)
             entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             entry.setCheckState(

@@ -1,0 +1,1 @@
+"""Books: the bundled catalog, the reader's library and reading history, importers and search."""

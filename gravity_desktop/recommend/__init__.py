@@ -1,0 +1,1 @@
+"""Ranking unread books for the reader's profile and history, with the reasons for each."""
