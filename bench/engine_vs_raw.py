@@ -122,7 +122,7 @@ def main() -> None:
         f"  ratio {eng_ttft / raw_ttft:5.2f}x (target <= 1.10x)"
     )
     print(
-        f"throughput       raw {raw_tps:7.1f} tok/s engine {eng_tps:7.1f} tok/s"
+        f"decode speed     raw {raw_tps:7.1f} tok/s engine {eng_tps:7.1f} tok/s"
         f"  ratio {eng_tps / raw_tps:5.2f}x (target >= 0.95x)"
     )
     print(f"RSS added by load raw {raw_rss:7.0f} MB    engine {engine_rss:7.0f} MB")
