@@ -383,4 +383,316 @@ def recommend(count: int, as_json: bool) -> None:
             click.echo(f"      · {reason}")
 
 
+@cli.group()
+def pairs() -> None:
+    """Preference pairs: synthesize, inspect, export and import."""
+
+
+@pairs.command("generate")
+@click.option("--books", "book_count", type=click.IntRange(1, 1000), default=8, show_default=True)
+@click.option("--scenarios-per-book", type=click.IntRange(1, 20), default=4, show_default=True)
+@click.option(
+    "--method", type=click.Choice(["gravity", "naive", "sft"]), default="gravity", show_default=True
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--teacher", "teacher", help="A registry model with the teacher role.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+def pairs_generate(
+    book_count: int,
+    scenarios_per_book: int,
+    method: str,
+    seed: int,
+    teacher: str | None,
+    as_json: bool,
+) -> None:
+    """Synthesize pairs for the current profile; the same options resume an interrupted run."""
+    from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
+    from gravity_desktop.llm.serving import load_teacher
+    from gravity_desktop.profile.service import current_profile
+
+    def show(p) -> None:
+        eta = f", about {p.eta_seconds:.0f} s left" if p.eta_seconds is not None else ""
+        click.echo(
+            f"\r[{p.done}/{p.total}] kept {p.kept}, rejected {p.rejected}{eta}   ",
+            nl=False,
+            err=True,
+        )
+
+    request = SynthesisRequest(method, book_count, scenarios_per_book, seed)
+    with opened() as ctx:
+        profile = current_profile(ctx.conn)
+        teacher_id, engine = load_teacher(ctx, teacher)
+        try:
+            report = synthesize(ctx.conn, engine, teacher_id, profile, request, progress=show)
+        finally:
+            engine.close()
+    click.echo("", err=True)
+    if as_json:
+        _print_json(report.as_json())
+        return
+    if report.resumed:
+        click.echo(
+            f"resumed run {report.run_id}: {report.already_done} of"
+            f" {report.total_units} units were already done"
+        )
+    click.echo(
+        f"kept {report.kept} pairs, rejected {report.rejected} candidates"
+        f" (pass rate {report.pass_rate:.0%}) in {report.seconds:.0f} s"
+        f" = {report.pairs_per_minute:.1f} pairs/minute"
+    )
+    for reason, count in report.reasons.items():
+        click.echo(f"  rejected {count}: {reason}")
+    if report.stopped:
+        click.echo("stopped before the end; run the same command again to resume")
+
+
+@pairs.command("list")
+@click.option("--method", type=click.Choice(["gravity", "naive", "sft", "feedback"]))
+@click.option("--json", "as_json", is_flag=True)
+def pairs_list(method: str | None, as_json: bool) -> None:
+    """List stored pairs with their provenance."""
+    from gravity_desktop.gravity.pairs_io import pair_record
+    from gravity_desktop.store.pairs import pairs as stored
+
+    with opened() as ctx:
+        found = stored(ctx.conn, method=method)
+    if as_json:
+        _print_json([pair_record(p) for p in found])
+        return
+    for pair in found:
+        facets = ", ".join(pair.facets) or "-"
+        click.echo(f"#{pair.id} {pair.method}/{pair.source} {pair.book_id} [{facets}]")
+        click.echo(f"   chosen:   {pair.chosen[:150]}")
+        if pair.rejected is not None:
+            click.echo(f"   rejected: {pair.rejected[:150]}")
+
+
+@pairs.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+def pairs_stats(as_json: bool) -> None:
+    """Counts of pairs by method and source, and why candidates were rejected."""
+    from gravity_desktop.store.pairs import stats
+
+    with opened() as ctx:
+        data = stats(ctx.conn)
+    if as_json:
+        _print_json(data)
+        return
+    for kind, count in data["pairs"].items():
+        click.echo(f"{kind:24} {count}")
+    for method, count in data["rejected_candidates"].items():
+        click.echo(f"rejected candidates ({method}): {count}")
+    for reason, count in data["rejection_reasons"].items():
+        click.echo(f"  {count:4}  {reason}")
+
+
+@pairs.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--method", type=click.Choice(["gravity", "naive", "sft", "feedback"]))
+def pairs_export(file: Path, method: str | None) -> None:
+    """Write pairs as JSONL in TRL's conversational format (SFT data as prompt/completion)."""
+    from gravity_desktop.gravity.pairs_io import export_pairs
+    from gravity_desktop.store.pairs import pairs as stored
+
+    with opened() as ctx:
+        count = export_pairs(stored(ctx.conn, method=method), file)
+    click.echo(f"wrote {count} pairs to {file}")
+
+
+@pairs.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+def pairs_import(file: Path) -> None:
+    """Read pairs from JSONL (TRL conversational format); bad lines are reported and skipped."""
+    from gravity_desktop.gravity.pairs_io import import_pairs
+
+    with opened() as ctx:
+        result = import_pairs(ctx.conn, file)
+    click.echo(
+        f"{file}: imported {result.imported}, already present {result.duplicates},"
+        f" skipped {len(result.skipped)}"
+    )
+    for problem in result.skipped:
+        click.echo(f"  skipped {problem}")
+
+
+@cli.command()
+@click.argument("book_id")
+@click.option("--up", "verdict", flag_value="up", help="You liked the latest description.")
+@click.option("--down", "verdict", flag_value="down", help="You did not like it.")
+@click.option("--text", "rewrite", help="What you would prefer (with --down).")
+@click.option(
+    "--description",
+    "description_id",
+    type=int,
+    help="Which description (default: the latest of this book).",
+)
+def feedback(
+    book_id: str, verdict: str | None, rewrite: str | None, description_id: int | None
+) -> None:
+    """Thumbs up or down on a description; real pairs come from it."""
+    from gravity_desktop.gravity.feedback import give_feedback
+
+    if verdict is None:
+        raise UserError("say --up or --down")
+    with opened() as ctx:
+        result = give_feedback(ctx.conn, book_id, verdict, rewrite, description_id)
+    click.echo(result.message)
+
+
+@cli.command()
+@click.argument("book")
+@click.option(
+    "--method",
+    type=click.Choice(["base", "prompt"]),
+    default="base",
+    show_default=True,
+    help="prompt: put the profile card in the prompt.",
+)
+@click.option("--seed", type=int)
+@click.option("--stream", is_flag=True)
+def describe(book: str, method: str, seed: int | None, stream: bool) -> None:
+    """Write a description of a catalog book (title or id) and keep it for feedback."""
+    from gravity_desktop.catalog.library import find_book
+    from gravity_desktop.gravity.describe import describe as write
+    from gravity_desktop.llm.serving import load_engine, serving_model_id
+    from gravity_desktop.profile.service import current_profile
+
+    with opened() as ctx:
+        found = find_book(ctx.conn, book)
+        profile = current_profile(ctx.conn)
+        engine = load_engine(ctx)
+        try:
+            written = write(
+                ctx.conn,
+                engine,
+                serving_model_id(ctx),
+                found,
+                profile,
+                method=method,
+                seed=seed,
+                on_piece=(lambda piece: click.echo(piece, nl=False)) if stream else None,
+            )
+        finally:
+            engine.close()
+    click.echo("" if stream else written.text)
+    click.echo(
+        f"(description {written.description_id} of {found.id}; give feedback with"
+        f" gravity feedback {found.id} --up/--down)",
+        err=True,
+    )
+
+
+@cli.command()
+@click.option(
+    "--method", type=click.Choice(["gravity", "naive", "sft"]), default="gravity", show_default=True
+)
+@click.option("--epochs", type=click.IntRange(1, 50), default=2, show_default=True)
+@click.option("--max-pairs", type=click.IntRange(6, 100_000))
+@click.option("--learning-rate", type=float, default=2e-4, show_default=True)
+@click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--beta", type=float, default=0.1, show_default=True)
+@click.option("--json-progress", is_flag=True, help="Print the worker's JSON progress lines.")
+def train(
+    method: str,
+    epochs: int,
+    max_pairs: int | None,
+    learning_rate: float,
+    rank: int,
+    beta: float,
+    json_progress: bool,
+) -> None:
+    """Fine-tune a LoRA on your pairs (DPO, or SFT) in a worker process and activate it."""
+    from gravity_desktop.training.config import TrainConfig
+    from gravity_desktop.training.job import run_training
+
+    config = TrainConfig(
+        method=method,
+        epochs=epochs,
+        max_pairs=max_pairs,
+        learning_rate=learning_rate,
+        rank=rank,
+        alpha=2.0 * rank,
+        beta=beta,
+    )
+
+    def show(event: dict) -> None:
+        if json_progress:
+            click.echo(json.dumps(event))
+            return
+        kind = event.get("event")
+        if kind == "progress":
+            accuracy = event.get("reward_accuracy")
+            extra = f", reward accuracy {accuracy:.2f}" if isinstance(accuracy, float) else ""
+            click.echo(
+                f"\rstep {event['step']}/{event['max_steps']}, loss {event['loss']:.4f}"
+                f"{extra}, about {event['eta_seconds']:.0f} s left   ",
+                nl=False,
+                err=True,
+            )
+        elif kind == "base_ready":
+            click.echo("trainable base ready", err=True)
+        elif kind == "resume":
+            click.echo(f"resuming from {event['checkpoint']}", err=True)
+        elif kind == "restart":
+            click.echo(f"starting clean: {event['reason']}", err=True)
+        elif kind == "evaluating":
+            click.echo(
+                f"\nchecking the adapter on {event['heldout_pairs']} held-out pairs", err=True
+            )
+
+    with opened() as ctx:
+        result = run_training(ctx, config, on_event=show)
+    click.echo("", err=True)
+    click.echo(result.message)
+
+
+@cli.group()
+def adapters() -> None:
+    """Trained adapters: list, activate, roll back."""
+
+
+@adapters.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def adapters_list(as_json: bool) -> None:
+    """List the adapters, newest last; the active one is marked."""
+    from gravity_desktop.store import adapters as store
+
+    with opened() as ctx:
+        found = store.all_adapters(ctx.conn)
+        current = store.active(ctx.conn)
+    rows = [a.as_json(current is not None and a.id == current.id) for a in found]
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        mark = "*" if row["active"] else " "
+        accuracy = row["heldout_accuracy"]
+        shown = f"{accuracy:.2f}" if accuracy is not None else "?"
+        click.echo(
+            f"{mark} {row['id']:28} {row['method']:8} {row['pairs']:5} pairs,"
+            f" held-out accuracy {shown}  {row['note']}"
+        )
+
+
+@adapters.command("activate")
+@click.argument("adapter_id")
+def adapters_activate(adapter_id: str) -> None:
+    """Make ADAPTER_ID the active adapter ("none" serves the base model alone)."""
+    from gravity_desktop.training.job import activate_adapter
+
+    with opened() as ctx:
+        activate_adapter(ctx, None if adapter_id == "none" else adapter_id)
+    click.echo(f"active adapter: {adapter_id}")
+
+
+@adapters.command("rollback")
+def adapters_rollback() -> None:
+    """Go back to the adapter that was active before the current one."""
+    from gravity_desktop.training.job import rollback
+
+    with opened() as ctx:
+        restored = rollback(ctx)
+    click.echo(f"active adapter: {restored or 'none (base model)'}")
+
+
 main = cli

@@ -50,6 +50,11 @@ class Book:
             "source": self.source,
         }
 
+    @property
+    def short_title(self) -> str:
+        """The title without the original-language title in parentheses."""
+        return self.title.split(" (")[0]
+
     def match_keys(self) -> set[str]:
         """Title+author keys: the title with and without its parenthesised original title."""
         author = author_key(self.author)

@@ -51,8 +51,17 @@ class GenerationSettings:
     max_tokens: int = 256
     temperature: float = 0.7
     top_p: float = 0.95
+    repeat_penalty: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
+    # With a seed, each request normally starts from an empty KV cache so that its text depends
+    # on nothing but the prompt. Batch work that sends many prompts with a common prefix (pair
+    # synthesis) sets this to keep the cached prefix; its output then is reproducible for the
+    # same sequence of requests on a fresh engine.
+    reuse_prompt_cache: bool = False
+    # Text the reply must begin with (for example "Dune by Frank Herbert"); the model continues
+    # it. The returned text includes the prefix.
+    assistant_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,7 @@ class Engine:
         n_ctx: int = 2048,
         n_threads: int = 0,
         name: str = "",
+        scoring: bool = False,
     ) -> None:
         self.model_info: GGUFInfo = inspect(model_path)
         self.adapter_info: GGUFInfo | None = None
@@ -81,11 +91,13 @@ class Engine:
             self.adapter_info = inspect(adapter_path, expect="adapter")
             check_adapter_matches(self.adapter_info, self.model_info)
         self.name = name or self.model_info.name
+        self.scoring = scoring  # keep the logits of every position, for completion_logprobs
         self.adapter_scale = adapter_scale
         self.chat_format = chat_format
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(1, os.cpu_count() or 1)
         self._lock = threading.Lock()
+        self._formatter = None
         started = time.perf_counter()
         self._llama = self._load()
         self.load_seconds = time.perf_counter() - started
@@ -99,6 +111,7 @@ class Engine:
             "n_threads": self.n_threads,
             "n_threads_batch": self.n_threads,
             "verbose": False,
+            "logits_all": self.scoring,
         }
         if self.chat_format != "gguf":
             kwargs["chat_format"] = self.chat_format
@@ -118,6 +131,49 @@ class Engine:
             text += f" + adapter {self.adapter_info.path.name} x{self.adapter_scale:g}"
         return text
 
+    def format_prompt(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
+        """The chat-formatted prompt as tokens, and its stop strings (GGUF chat template)."""
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self._llama.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ModelFileError(f"{self.model_info.path}: the GGUF has no chat template")
+            model = self._llama._model
+            eos, bos = self._llama.token_eos(), self._llama.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=model.token_get_text(eos) if eos != -1 else "",
+                bos_token=model.token_get_text(bos) if bos != -1 else "",
+                stop_token_ids=[eos],
+            )
+        formatted = self._formatter(messages=list(messages))
+        tokens = self._llama.tokenize(
+            formatted.prompt.encode(), add_bos=not formatted.added_special, special=True
+        )
+        stops = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop or ""]
+        return tokens, [stop for stop in stops if stop]
+
+    def completion_logprobs(self, messages: Sequence[Message], completion: str) -> list[float]:
+        """Log-probability of each token of `completion` as the reply to `messages`.
+
+        Needs an engine built with `scoring=True`. Used to measure DPO rewards through llama.cpp
+        and to compare llama.cpp with transformers token by token.
+        """
+        import numpy as np
+
+        if not self.scoring:
+            raise ValueError("completion_logprobs needs an engine created with scoring=True")
+        prompt, _ = self.format_prompt(messages)
+        answer = self._llama.tokenize(completion.encode(), add_bos=False, special=False)
+        with self._lock:
+            self._llama.reset()
+            self._llama.eval(prompt + answer)
+            logits = np.asarray(self._llama.scores[len(prompt) - 1 : len(prompt) + len(answer) - 1])
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return [float(log_probs[i, token]) for i, token in enumerate(answer)]
+
     def with_adapter(self, adapter_path: Path | str | None, scale: float = 1.0) -> Engine:
         """A new engine on the same model with another adapter (fresh weights and KV cache)."""
         return Engine(
@@ -128,6 +184,7 @@ class Engine:
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
             name=self.name,
+            scoring=self.scoring,
         )
 
     def stream_chat(
@@ -185,27 +242,39 @@ class Stream:
         settings = self._settings
         llama = self._engine._llama
         with self._engine._lock:
-            if settings.seed is not None:
+            if settings.seed is not None and not settings.reuse_prompt_cache:
                 # Reusing the KV cache of an earlier prompt evaluates the tail in a smaller batch,
                 # which changes the logits in the last bits; a seeded request starts clean so the
                 # same seed always gives the same text.
                 llama.reset()
-            chunks = llama.create_chat_completion(
-                messages=self._messages,
-                max_tokens=settings.max_tokens,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                seed=settings.seed,
-                stop=list(settings.stop) or None,
-                stream=True,
-            )
+            sampling = {
+                "max_tokens": settings.max_tokens,
+                "temperature": settings.temperature,
+                "top_p": settings.top_p,
+                "repeat_penalty": settings.repeat_penalty,
+                "seed": settings.seed,
+                "stream": True,
+            }
+            if settings.assistant_prefix:
+                prompt, stops = self._engine.format_prompt(self._messages)
+                chunks = llama.create_completion(
+                    prompt=prompt
+                    + llama.tokenize(settings.assistant_prefix.encode(), add_bos=False),
+                    stop=[*settings.stop, *stops] or None,
+                    **sampling,
+                )
+                yield settings.assistant_prefix
+            else:
+                chunks = llama.create_chat_completion(
+                    messages=self._messages, stop=list(settings.stop) or None, **sampling
+                )
             try:
                 for chunk in chunks:
                     if self._cancel is not None and self._cancel.cancelled:
                         self.finish_reason = "cancelled"
                         return
                     choice = chunk["choices"][0]
-                    piece = choice["delta"].get("content")
+                    piece = choice["text"] if "text" in choice else choice["delta"].get("content")
                     if piece:
                         self.tokens += 1
                         yield piece

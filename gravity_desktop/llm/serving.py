@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from gravity_desktop.app_context import Context
+from gravity_desktop.errors import UserError
 from gravity_desktop.llm.engine import Engine
-from gravity_desktop.llm.registry import find_model, require_file
+from gravity_desktop.llm.registry import ModelStatus, find_model, require_file
+from gravity_desktop.store.adapters import Adapter
+from gravity_desktop.store.adapters import active as active_adapter
 
 
 def load_engine(
@@ -18,6 +21,34 @@ def load_engine(
 ) -> Engine:
     """Load `model_id`, else the model chosen in Settings, else the registry's default."""
     model = find_model(ctx.paths, ctx.conn, model_id or ctx.settings.serve_model or None)
+    return _engine(ctx, model, adapter, adapter_scale)
+
+
+def serving_model_id(ctx: Context, model_id: str | None = None) -> str:
+    return find_model(ctx.paths, ctx.conn, model_id or ctx.settings.serve_model or None).entry.id
+
+
+def serving_adapter(ctx: Context) -> Adapter | None:
+    """The active adapter, if it was trained on the model being served."""
+    from gravity_desktop.llm.gguf_file import sha256_of
+
+    adapter = active_adapter(ctx.conn)
+    if adapter is None or not adapter.path.is_file():
+        return None
+    model = find_model(ctx.paths, ctx.conn, ctx.settings.serve_model or None)
+    expected = model.sha256 or (sha256_of(model.path) if model.path else "")
+    return adapter if adapter.base_sha256 == expected else None
+
+
+def load_teacher(ctx: Context, model_id: str | None = None) -> tuple[str, Engine]:
+    """The teacher for pair synthesis: `model_id`, else Settings' teacher, else the default."""
+    model = find_model(ctx.paths, ctx.conn, model_id or ctx.settings.teacher_model or None)
+    if "teacher" not in model.entry.roles:
+        raise UserError(f"model {model.entry.id} is not registered as a teacher")
+    return model.entry.id, _engine(ctx, model, None, 1.0)
+
+
+def _engine(ctx: Context, model: ModelStatus, adapter: Path | None, adapter_scale: float) -> Engine:
     return Engine(
         require_file(model),
         adapter_path=adapter,

@@ -110,14 +110,18 @@ def _interest_parts(book: Book, interests: dict) -> list[Contribution]:
         own = {"genres": book.genres, "themes": book.themes, "moods": book.moods}[field_name]
         shared = [x for x in own if x in chosen]
         if shared:
-            label = {"genres": "you enjoy", "themes": "themes you like:",
-                     "moods": "the mood you look for:"}[field_name]  # fmt: skip
+            label = {
+                "genres": "you enjoy",
+                "themes": "themes you like:",
+                "moods": "the mood you look for:",
+            }[field_name]
             parts.append(
                 Contribution(
-                    weight * min(len(shared), 2), f"interest:{field_name}",
+                    weight * min(len(shared), 2),
+                    f"interest:{field_name}",
                     f"{label} {', '.join(shared)}",
                 )
-            )  # fmt: skip
+            )
     return parts
 
 
@@ -141,29 +145,45 @@ def _facet_strengths(profile: Profile) -> list[_Facet]:
         if score is not None:
             strength = _clamp((score - 50) / 50)
             pole = affinity.high_phrase if strength > 0 else affinity.low_phrase
-            facets.append(_Facet(f"ocean:{trait}", strength, aff.FRAMEWORK_WEIGHTS["ocean"],
-                                 affinity, pole))  # fmt: skip
+            facets.append(
+                _Facet(f"ocean:{trait}", strength, aff.FRAMEWORK_WEIGHTS["ocean"], affinity, pole)
+            )
     for value, affinity in aff.SCHWARTZ.items():
         centered = profile.schwartz.get(value)
         if centered is not None:
             label = "your value of " + value.replace("_", "-")
-            facets.append(_Facet(f"schwartz:{value}", _clamp(centered / 2),
-                                 aff.FRAMEWORK_WEIGHTS["schwartz"], affinity, label))  # fmt: skip
+            facets.append(
+                _Facet(
+                    f"schwartz:{value}",
+                    _clamp(centered / 2),
+                    aff.FRAMEWORK_WEIGHTS["schwartz"],
+                    affinity,
+                    label,
+                )
+            )
     for dim, affinity in aff.HOFSTEDE.items():
         blended = profile.hofstede[dim]["blended"]
         if blended is not None:
             strength = _clamp((blended - 50) / 50)
             label = affinity.high_phrase if strength > 0 else affinity.low_phrase
-            facets.append(_Facet(f"hofstede:{dim}", strength, aff.FRAMEWORK_WEIGHTS["hofstede"],
-                                 affinity, f"{label} ({dim} {blended:.0f})"))  # fmt: skip
+            facets.append(
+                _Facet(
+                    f"hofstede:{dim}",
+                    strength,
+                    aff.FRAMEWORK_WEIGHTS["hofstede"],
+                    affinity,
+                    f"{label} ({dim} {blended:.0f})",
+                )
+            )
     for axis, affinity in aff.WVS.items():
         entry = profile.wvs[axis]
         position = entry["person"] if entry["person"] is not None else entry["country"]
         if position is not None:
             strength = _clamp(position / 2)
             label = affinity.high_phrase if strength > 0 else affinity.low_phrase
-            facets.append(_Facet(f"wvs:{axis}", strength, aff.FRAMEWORK_WEIGHTS["wvs"],
-                                 affinity, label))  # fmt: skip
+            facets.append(
+                _Facet(f"wvs:{axis}", strength, aff.FRAMEWORK_WEIGHTS["wvs"], affinity, label)
+            )
     return facets
 
 
@@ -207,8 +227,13 @@ def _history_parts(
                 )
             )
         if similarity > 0.15:
-            parts.append(Contribution(HISTORY_LIKED * similarity, "history:liked",
-                                      f"close to {best.title}, which you liked"))  # fmt: skip
+            parts.append(
+                Contribution(
+                    HISTORY_LIKED * similarity,
+                    "history:liked",
+                    f"close to {best.title}, which you liked",
+                )
+            )
     if disliked:
         worst = max(disliked, key=lambda other: (_similarity(book, other, vectors), other.title))
         similarity = _similarity(book, worst, vectors)
@@ -229,11 +254,15 @@ def _culture_parts(book: Book, profile: Profile | None) -> list[Contribution]:
     parts = []
     if book.country and book.country == profile.country.code:
         country = country_names().get(book.country, book.country)
-        parts.append(Contribution(SAME_COUNTRY, "culture:country",
-                                  f"by an author from {country}, like you"))  # fmt: skip
+        parts.append(
+            Contribution(SAME_COUNTRY, "culture:country", f"by an author from {country}, like you")
+        )
     languages = profile.answers.about.get("languages", [])
     if book.language and book.language in languages and book.language != "en":
         name = language_names().get(book.language, book.language)
-        parts.append(Contribution(READER_LANGUAGE, "culture:language",
-                                  f"first written in {name}, which you read"))  # fmt: skip
+        parts.append(
+            Contribution(
+                READER_LANGUAGE, "culture:language", f"first written in {name}, which you read"
+            )
+        )
     return parts

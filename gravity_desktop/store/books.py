@@ -32,11 +32,19 @@ def upsert_book(conn: sqlite3.Connection, book: Book) -> None:
         " content_notes=excluded.content_notes, pages=excluded.pages, isbn=excluded.isbn,"
         " synopsis=excluded.synopsis, source=excluded.source",
         (
-            book.id, book.title, book.author, book.year, book.language, book.country,
+            book.id,
+            book.title,
+            book.author,
+            book.year,
+            book.language,
+            book.country,
             *(json.dumps(list(getattr(book, name))) for name in LIST_FIELDS),
-            book.pages, book.isbn, book.synopsis, book.source,
+            book.pages,
+            book.isbn,
+            book.synopsis,
+            book.source,
         ),
-    )  # fmt: skip
+    )
     conn.execute("DELETE FROM book_key WHERE book_id = ?", (book.id,))
     conn.executemany(
         "INSERT OR IGNORE INTO book_key (key, book_id) VALUES (?, ?)",

@@ -108,4 +108,115 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "scenarios, preference pairs, synthesis runs, descriptions and feedback",
+        """
+        CREATE TABLE synthesis_run (
+            id               INTEGER PRIMARY KEY,
+            method           TEXT NOT NULL,
+            seed             INTEGER NOT NULL,
+            teacher          TEXT NOT NULL,
+            profile_version  INTEGER REFERENCES profile_version (version),
+            plan_json        TEXT NOT NULL,
+            started_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            finished_at      TEXT
+        );
+        CREATE TABLE scenario (
+            id              INTEGER PRIMARY KEY,
+            profile_version INTEGER REFERENCES profile_version (version),
+            book_id         TEXT NOT NULL REFERENCES book (id),
+            facets          TEXT NOT NULL,
+            bring_forward   TEXT NOT NULL,
+            put_off         TEXT NOT NULL,
+            opposite        TEXT NOT NULL,
+            reason          TEXT NOT NULL,
+            seed            INTEGER NOT NULL,
+            UNIQUE (profile_version, book_id, facets, seed)
+        );
+        CREATE TABLE pair (
+            id               INTEGER PRIMARY KEY,
+            method           TEXT NOT NULL
+                             CHECK (method IN ('gravity', 'naive', 'sft', 'feedback')),
+            source           TEXT NOT NULL CHECK (source IN ('synthetic', 'feedback', 'import')),
+            run_id           INTEGER REFERENCES synthesis_run (id),
+            unit             TEXT,
+            book_id          TEXT REFERENCES book (id),
+            scenario_id      INTEGER REFERENCES scenario (id),
+            facets           TEXT NOT NULL DEFAULT '[]',
+            profile_version  INTEGER,
+            model_id         TEXT,
+            seed             INTEGER,
+            template_version TEXT,
+            prompt_json      TEXT NOT NULL,
+            chosen           TEXT NOT NULL,
+            rejected         TEXT,
+            fit_margin       REAL,
+            created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE INDEX pair_method ON pair (method, source);
+        CREATE TABLE rejected_candidate (
+            id               INTEGER PRIMARY KEY,
+            method           TEXT NOT NULL,
+            run_id           INTEGER REFERENCES synthesis_run (id),
+            unit             TEXT,
+            book_id          TEXT REFERENCES book (id),
+            scenario_id      INTEGER REFERENCES scenario (id),
+            chosen           TEXT,
+            rejected         TEXT,
+            reason           TEXT NOT NULL,
+            model_id         TEXT,
+            seed             INTEGER,
+            template_version TEXT,
+            created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE TABLE description (
+            id               INTEGER PRIMARY KEY,
+            book_id          TEXT NOT NULL REFERENCES book (id),
+            profile_version  INTEGER,
+            model_id         TEXT NOT NULL,
+            adapter_id       TEXT,
+            seed             INTEGER,
+            template_version TEXT NOT NULL,
+            prompt_json      TEXT NOT NULL,
+            text             TEXT NOT NULL,
+            created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE TABLE feedback (
+            id             INTEGER PRIMARY KEY,
+            description_id INTEGER NOT NULL REFERENCES description (id),
+            verdict        TEXT NOT NULL CHECK (verdict IN ('up', 'down')),
+            rewrite        TEXT,
+            pair_id        INTEGER REFERENCES pair (id),
+            created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        """,
+    ),
+    Migration(
+        5,
+        "LoRA adapters and which one is active",
+        """
+        CREATE TABLE adapter (
+            id               TEXT PRIMARY KEY,
+            path             TEXT NOT NULL,
+            sha256           TEXT NOT NULL,
+            base_model       TEXT NOT NULL,
+            base_sha256      TEXT NOT NULL,
+            method           TEXT NOT NULL,
+            pairs            INTEGER NOT NULL,
+            heldout_pairs    INTEGER NOT NULL,
+            heldout_accuracy REAL,
+            heldout_margin   REAL,
+            config_json      TEXT NOT NULL,
+            source           TEXT NOT NULL DEFAULT 'local',
+            note             TEXT NOT NULL DEFAULT '',
+            created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE TABLE adapter_activation (
+            id           INTEGER PRIMARY KEY,
+            adapter_id   TEXT REFERENCES adapter (id),
+            activated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        """,
+    ),
 )

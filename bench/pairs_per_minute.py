@@ -1,0 +1,98 @@
+"""Pair synthesis throughput on the bundled model: pairs per minute after filtering, pass rate.
+
+Runs `gravity pairs generate`'s core on a simulated reader in a throwaway data dir, then times
+the same teacher requests with and without reuse of the book's evaluated prompt prefix (the
+baseline, in the same process). Target (issue 5): at least 30 filtered pairs per minute.
+Run: .venv/bin/python bench/pairs_per_minute.py [--books 8] [--scenarios 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+os.environ.setdefault("GRAVITY_HOME", tempfile.mkdtemp(prefix="gravity-bench-"))
+
+from gravity_desktop.app_context import opened
+from gravity_desktop.gravity import prompts
+from gravity_desktop.gravity.synthesis import (
+    SynthesisRequest,
+    choose_books,
+    plan_units,
+    synthesize,
+)
+from gravity_desktop.llm.engine import GenerationSettings
+from gravity_desktop.llm.serving import load_teacher
+from gravity_desktop.profile.answers import parse_answers
+from gravity_desktop.profile.instruments import load_questionnaire
+from gravity_desktop.profile.service import onboard
+
+
+def reader_answers() -> dict:
+    """A reader with clear poles: open, caring, universalist, group-oriented, secular."""
+    high = {"O", "A", "benevolence", "universalism", "traditional_secular"}
+    low = {"N", "IDV", "power"}
+    answers = {}
+    for item in load_questionnaire().items:
+        agree = item.facet in high
+        disagree = item.facet in low
+        if agree or disagree:
+            answers[item.id] = item.scale.max if (item.keyed == 1) == agree else item.scale.min
+        else:
+            answers[item.id] = (item.scale.min + item.scale.max) // 2
+    return {
+        "country": "BR",
+        "answers": answers,
+        "about": {"languages": ["pt", "en"]},
+        "interests": {"genres": ["literary fiction", "magical realism"], "themes": ["family"]},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--books", type=int, default=8)
+    parser.add_argument("--scenarios", type=int, default=4)
+    args = parser.parse_args()
+    with opened() as ctx:
+        profile = onboard(ctx.conn, parse_answers(reader_answers()))
+        teacher_id, engine = load_teacher(ctx)
+        report = synthesize(
+            ctx.conn, engine, teacher_id, profile,
+            SynthesisRequest("gravity", args.books, args.scenarios, seed=11),
+        )  # fmt: skip
+        print(f"machine: {os.cpu_count()} cpus; teacher {teacher_id}")
+        print(
+            f"units {report.total_units}: kept {report.kept}, rejected {report.rejected},"
+            f" pass rate {report.pass_rate:.0%}, {report.seconds:.0f} s"
+        )
+        print(f"pairs per minute after filtering: {report.pairs_per_minute:.1f} (target >= 30)")
+        for reason, count in report.reasons.items():
+            print(f"  rejected {count:3}: {reason}")
+
+        books = choose_books(ctx.conn, profile, 2, seed=11)
+        units = plan_units("gravity", profile, books, 3, seed=11)
+        requests = [
+            prompts.chosen_messages(u.book, u.scenario.bring_forward, u.scenario.put_off)
+            for u in units
+        ]
+        timings = {}
+        for reuse in (False, True):
+            settings = GenerationSettings(
+                max_tokens=100, temperature=0.7, seed=1, reuse_prompt_cache=reuse
+            )
+            engine._llama.reset()
+            started = time.perf_counter()
+            for messages in requests:
+                engine.chat(messages, settings)
+            timings[reuse] = (time.perf_counter() - started) / len(requests)
+        print(
+            f"teacher request, fresh prompt: {timings[False]:.2f} s; with the book's prefix"
+            f" reused: {timings[True]:.2f} s; ratio {timings[True] / timings[False]:.2f}x"
+        )
+        engine.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The GRAVITY method: profile-grounded scenarios, preference-pair synthesis, filters, baselines."""

@@ -1,0 +1,34 @@
+"""A scripted stand-in for the teacher model: fast, deterministic, faithful to the book's facts.
+
+It writes two sentences from the book's own synopsis and a third that takes up the focus it was
+asked for, which is what a good teacher does; the synthesis logic around it is what is tested.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gravity_desktop.llm.engine import CancelToken, Completion, GenerationSettings
+
+
+class FakeTeacher:
+    def __init__(self, cancel_after: int | None = None) -> None:
+        self.calls = 0
+        self.cancel_after = cancel_after
+
+    def chat(self, messages, settings: GenerationSettings, cancel: CancelToken | None = None):
+        self.calls += 1
+        if self.cancel_after is not None and self.calls > self.cancel_after and cancel:
+            cancel.cancel()
+            return Completion("", "cancelled", 0, 0.0)
+        facts = messages[0]["content"].split("Facts: ", 1)[1]
+        words = facts.split()
+        ask = messages[-1]["content"]
+        focus = ask.split("focusing on ", 1)[1].rstrip(".").split(", rather than")[0]
+        focus = re.sub(r"[^a-z ,'-]", "", focus.lower())
+        text = (
+            f"{settings.assistant_prefix} is set among {' '.join(words[3:11]).rstrip('.,;')}."
+            f" It turns on {' '.join(words[20:28]).rstrip('.,;')}."
+            f" Above all it gives a reader {focus}."
+        )
+        return Completion(text, "stop", len(text.split()), 0.01)
