@@ -550,17 +550,19 @@ def feedback(
 )
 @click.option("--seed", type=int)
 @click.option("--stream", is_flag=True)
-def describe(book: str, method: str, seed: int | None, stream: bool) -> None:
+@click.option("--no-adapter", is_flag=True, help="Use the base model without the active adapter.")
+def describe(book: str, method: str, seed: int | None, stream: bool, no_adapter: bool) -> None:
     """Write a description of a catalog book (title or id) and keep it for feedback."""
     from gravity_desktop.catalog.library import find_book
     from gravity_desktop.gravity.describe import describe as write
-    from gravity_desktop.llm.serving import load_engine, serving_model_id
+    from gravity_desktop.llm.serving import load_engine, serving_adapter, serving_model_id
     from gravity_desktop.profile.service import current_profile
 
     with opened() as ctx:
         found = find_book(ctx.conn, book)
         profile = current_profile(ctx.conn)
-        engine = load_engine(ctx)
+        adapter = None if no_adapter else serving_adapter(ctx)
+        engine = load_engine(ctx, adapter=adapter.path if adapter else None)
         try:
             written = write(
                 ctx.conn,
@@ -569,6 +571,7 @@ def describe(book: str, method: str, seed: int | None, stream: bool) -> None:
                 found,
                 profile,
                 method=method,
+                adapter_id=adapter.id if adapter else None,
                 seed=seed,
                 on_piece=(lambda piece: click.echo(piece, nl=False)) if stream else None,
             )

@@ -32,3 +32,6 @@ class FakeTeacher:
             f" Above all it gives a reader {focus}."
         )
         return Completion(text, "stop", len(text.split()), 0.01)
+
+    def close(self) -> None:
+        """Engines are closed after synthesis; the stand-in has nothing to free."""

@@ -1,7 +1,8 @@
 """The main window: navigation between pages, the served model's state, onboarding on first run.
 
-The model loads off the GUI thread; the window opens at once and says what it loaded (or why it
-could not). Window geometry and the last page are remembered in the data dir.
+The model (with the active adapter) loads off the GUI thread; the window opens at once and says
+what it loaded, or why it could not. Window geometry and the last page are remembered in the data
+dir. Closing while work runs asks first, then stops the work cleanly.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QWidget,
 )
 
 from gravity_desktop.app_context import open_context, opened
+from gravity_desktop.catalog.book import Book
 from gravity_desktop.llm.engine import Engine
-from gravity_desktop.llm.serving import load_engine
+from gravity_desktop.llm.serving import load_engine, serving_adapter, serving_model_id
 from gravity_desktop.profile import service
 from gravity_desktop.ui.app import ui_settings
+from gravity_desktop.ui.book_view import BookView
 from gravity_desktop.ui.onboarding import OnboardingWizard
 from gravity_desktop.ui.operations import Operation, OperationContext
+from gravity_desktop.ui.pages import ForYouPage, LibraryPage
+from gravity_desktop.ui.personalization_page import PersonalizationPage
 from gravity_desktop.ui.profile_view import ProfileView
 
 
@@ -33,8 +39,12 @@ class MainWindow(QMainWindow):
         # The GUI thread's own connection, for quick reads and single-answer writes.
         self.context = open_context()
         self.engine: Engine | None = None
+        self._base_engine: Engine | None = None
+        self.adapter_id: str | None = None
+        self.model_id = ""
         self.load_error: str = ""
         self.wizard: OnboardingWizard | None = None
+        self.book_views: list[BookView] = []
 
         self.model_label = QLabel("Loading the model…")
         self.model_label.setObjectName("modelStatus")
@@ -43,10 +53,16 @@ class MainWindow(QMainWindow):
         self.navigation = QListWidget()
         self.navigation.setFixedWidth(170)
         self.pages = QStackedWidget()
+        self.for_you = ForYouPage(self.open_book)
+        self.library = LibraryPage(self.open_book)
         self.profile_view = ProfileView()
         self.profile_view.retake_requested.connect(self.retake_section)
+        self.personalization = PersonalizationPage(self.reload_model)
+        self._add_page("For you", self.for_you)
+        self._add_page("Library", self.library)
         self._add_page("Profile", self.profile_view)
-        self.navigation.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self._add_page("Personalization", self.personalization)
+        self.navigation.currentRowChanged.connect(self._show_page)
 
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -59,6 +75,16 @@ class MainWindow(QMainWindow):
         self.navigation.addItem(title)
         self.pages.addWidget(widget)
 
+    def _show_page(self, row: int) -> None:
+        self.pages.setCurrentIndex(row)
+        page = self.pages.widget(row)
+        if page is self.for_you:
+            self.for_you.refresh()
+        elif page is self.library:
+            self.library.refresh()
+        elif page is self.personalization:
+            self.personalization.refresh()
+
     def start(self) -> Operation:
         """Show the profile (or start onboarding) and load the served model in the background."""
         profile = service.current_profile(self.context.conn)
@@ -66,13 +92,8 @@ class MainWindow(QMainWindow):
             self.start_onboarding()
         else:
             self.profile_view.show_profile(profile.as_json())
-
-        def load(_: OperationContext) -> Engine:
-            with opened() as ctx:
-                return load_engine(ctx)
-
-        operation = Operation(self, op=load, success=self._model_loaded, failure=self._model_failed)
-        return operation.run_in_background()
+        self._show_page(self.navigation.currentRow())
+        return self.reload_model()
 
     # -- onboarding -----------------------------------------------------------------------
 
@@ -84,15 +105,65 @@ class MainWindow(QMainWindow):
 
     def _open_wizard(self, wizard: OnboardingWizard) -> OnboardingWizard:
         self.wizard = wizard
-        wizard.completed.connect(lambda profile: self.profile_view.show_profile(profile.as_json()))
+        wizard.completed.connect(self._profile_changed)
         wizard.open()
         return wizard
 
+    def _profile_changed(self, profile: object) -> None:
+        self.profile_view.show_profile(profile.as_json())
+        self.for_you.refresh()
+
+    # -- books ------------------------------------------------------------------------------
+
+    def open_book(self, book: Book) -> BookView:
+        view = BookView(self, book, self)
+        self.book_views.append(view)
+        view.finished.connect(lambda _: self.book_views.remove(view))
+        view.show()
+        view.write_personal()
+        return view
+
+    # EngineSource for the book view
+    def personal_engine(self) -> Engine | None:
+        return self.engine
+
+    def base_engine(self) -> Engine | None:
+        if self.engine is None:
+            return None
+        if self.adapter_id is None:
+            return self.engine
+        if self._base_engine is None:
+            self._base_engine = self.engine.with_adapter(None)
+        return self._base_engine
+
+    def served_model_id(self) -> str:
+        return self.model_id
+
+    def active_adapter_id(self) -> str | None:
+        return self.adapter_id
+
     # -- the model ------------------------------------------------------------------------
 
-    def _model_loaded(self, engine: Engine) -> None:
-        self.engine = engine
-        text = f"Model loaded: {engine.description} in {engine.load_seconds:.2f} s"
+    def reload_model(self) -> Operation:
+        """(Re)load the served model with the active adapter, off the GUI thread."""
+
+        def load(_: OperationContext) -> tuple[Engine, str, str | None]:
+            with opened() as ctx:
+                adapter = serving_adapter(ctx)
+                engine = load_engine(ctx, adapter=adapter.path if adapter else None)
+                return engine, serving_model_id(ctx), adapter.id if adapter else None
+
+        operation = Operation(self, op=load, success=self._model_loaded, failure=self._model_failed)
+        return operation.run_in_background()
+
+    def _model_loaded(self, loaded: tuple[Engine, str, str | None]) -> None:
+        for old in (self.engine, self._base_engine):
+            if old is not None:
+                old.close()
+        self.engine, self.model_id, self.adapter_id = loaded
+        self._base_engine = None
+        self.load_error = ""
+        text = f"Model loaded: {self.engine.description} in {self.engine.load_seconds:.2f} s"
         self.model_label.setText(text)
         self.statusBar().showMessage(text, 8000)
 
@@ -100,7 +171,7 @@ class MainWindow(QMainWindow):
         self.load_error = str(exc)
         self.model_label.setText(f"Could not load the model: {exc}")
 
-    # -- remembered state -----------------------------------------------------------------
+    # -- remembered state and closing -------------------------------------------------------
 
     def _restore_state(self) -> None:
         settings = ui_settings()
@@ -109,18 +180,33 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1100, 760)
-        self.navigation.setCurrentRow(int(settings.value("main_window/page", 0)))
+        self.navigation.setCurrentRow(int(settings.value("main_window/page", 2)))
+
+    def long_work_running(self) -> bool:
+        """Writing, pair generation or training in progress (quick lookups do not count)."""
+        long = [self.personalization.operation, *(v.operation for v in self.book_views)]
+        return any(op is not None and op in Operation.running for op in long)
 
     def closeEvent(self, event) -> None:
+        if self.long_work_running():
+            answer = QMessageBox.question(
+                self, "Work in progress",
+                "Something is still running (writing, generating pairs or training). Stop it"
+                " and quit? Interrupted pair generation and training resume next time.",
+            )  # fmt: skip
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         settings = ui_settings()
         settings.setValue("main_window/geometry", self.saveGeometry())
         settings.setValue("main_window/page", self.navigation.currentRow())
         settings.sync()
         for operation in list(Operation.running):
             operation.cancel()
-        QThreadPool.globalInstance().waitForDone(30_000)
-        if self.engine is not None:
-            self.engine.close()
-            self.engine = None
+        QThreadPool.globalInstance().waitForDone(60_000)
+        for engine in (self.engine, self._base_engine):
+            if engine is not None:
+                engine.close()
+        self.engine = self._base_engine = None
         self.context.conn.close()
         super().closeEvent(event)

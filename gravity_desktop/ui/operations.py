@@ -31,6 +31,10 @@ class OperationContext:
     def progress(self, done: int, total: int, label: str = "") -> None:
         self._signals.progress.emit(done, total, label)
 
+    def report(self, value: object) -> None:
+        """Send anything (a streamed text piece, a training event) to the GUI thread."""
+        self._signals.reported.emit(value)
+
     def check_cancelled(self) -> None:
         if self.cancel_token.cancelled:
             raise Cancelled
@@ -40,6 +44,7 @@ class _Signals(QObject):
     succeeded = Signal(object)
     failed = Signal(object, str)
     progress = Signal(int, int, str)
+    reported = Signal(object)
 
 
 class _Runner(QRunnable):
@@ -76,6 +81,7 @@ class Operation:
         self._failure = failure
         self._label: str | None = None
         self._progress: Callable[[int, int, str], None] | None = None
+        self._report: Callable[[object], None] | None = None
         self._dialog: QProgressDialog | None = None
         self.cancel_token = CancelToken()
         self.title = ""
@@ -88,6 +94,10 @@ class Operation:
         self._progress = callback
         return self
 
+    def on_report(self, callback: Callable[[object], None]) -> Operation:
+        self._report = callback
+        return self
+
     def cancel(self) -> None:
         self.cancel_token.cancel()
 
@@ -98,6 +108,7 @@ class Operation:
         signals.succeeded.connect(self._on_success, Qt.ConnectionType.QueuedConnection)
         signals.failed.connect(self._on_failure, Qt.ConnectionType.QueuedConnection)
         signals.progress.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        signals.reported.connect(self._on_report, Qt.ConnectionType.QueuedConnection)
         self._signals = signals
         if self._label is not None:
             dialog = QProgressDialog(self._label, "Cancel", 0, 0, self._parent)
@@ -128,6 +139,10 @@ class Operation:
             self._failure(exc)
         else:
             show_error(self._parent, exc, details)
+
+    def _on_report(self, value: object) -> None:
+        if self._report is not None:
+            self._report(value)
 
     def _on_progress(self, done: int, total: int, label: str) -> None:
         if self._dialog is not None:

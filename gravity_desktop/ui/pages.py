@@ -1,0 +1,131 @@
+"""The For you and Library pages: recommendations with reasons, search, reading-history import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gravity_desktop.app_context import opened
+from gravity_desktop.catalog.book import Book
+from gravity_desktop.catalog.importers import import_file
+from gravity_desktop.catalog.library import search
+from gravity_desktop.profile.service import current_profile
+from gravity_desktop.recommend.ranking import recommend
+from gravity_desktop.store.books import all_books
+from gravity_desktop.ui.operations import Operation, OperationContext
+
+OpenBook = Callable[[Book], None]
+
+
+def _book_item(book: Book, detail: str) -> QListWidgetItem:
+    item = QListWidgetItem(f"{book.title} — {book.author}\n    {detail}")
+    item.setData(Qt.ItemDataRole.UserRole, book)
+    return item
+
+
+class ForYouPage(QWidget):
+    """Recommendations for the current profile and reading history, each with its reasons."""
+
+    def __init__(self, open_book: OpenBook) -> None:
+        super().__init__()
+        self.open_book = open_book
+        self.list = QListWidget()
+        self.list.setObjectName("recommendations")
+        self.list.itemActivated.connect(lambda item: open_book(item.data(Qt.ItemDataRole.UserRole)))
+        self.note = QLabel("Double-click a book for a description written for you.")
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.note, 1)
+        top.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.list, 1)
+
+    def refresh(self) -> Operation:
+        def op(_: OperationContext) -> list:
+            with opened() as ctx:
+                return recommend(ctx.conn, current_profile(ctx.conn), 30)
+
+        return Operation(self, op=op, success=self._show).run_in_background()
+
+    def _show(self, ranked: list) -> None:
+        self.list.clear()
+        for item in ranked:
+            self.list.addItem(_book_item(item.book, "; ".join(item.reasons) or "—"))
+
+
+class LibraryPage(QWidget):
+    """Every book in the library, searchable; import a Goodreads, StoryGraph or Calibre library."""
+
+    def __init__(self, open_book: OpenBook) -> None:
+        super().__init__()
+        self.query = QLineEdit()
+        self.query.setPlaceholderText("Search by title, author, genre, theme…")
+        self.query.textChanged.connect(self.refresh)
+        self.list = QListWidget()
+        self.list.setObjectName("library")
+        self.list.itemActivated.connect(lambda item: open_book(item.data(Qt.ItemDataRole.UserRole)))
+        importer = QPushButton("Import reading history…")
+        importer.clicked.connect(self.choose_import)
+        top = QHBoxLayout()
+        top.addWidget(self.query, 1)
+        top.addWidget(importer)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.list, 1)
+        self.last_report = None
+
+    def refresh(self) -> None:
+        with opened() as ctx:
+            text = self.query.text().strip()
+            books = search(ctx.conn, text) if text else all_books(ctx.conn)
+        self.list.clear()
+        for book in books:
+            year = f"{book.year}, " if book.year else ""
+            self.list.addItem(_book_item(book, f"{year}{', '.join(book.genres) or book.source}"))
+
+    def choose_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import reading history", "",
+            "Goodreads or StoryGraph export (*.csv);;Calibre library (metadata.db);;All files (*)",
+        )  # fmt: skip
+        if path:
+            self.start_import(path)
+
+    def start_import(self, path: str) -> Operation:
+        def op(_: OperationContext) -> object:
+            with opened() as ctx:
+                return import_file(ctx.conn, path)
+
+        return (
+            Operation(self, op=op, success=self._imported)
+            .with_progress("Importing your reading history…")
+            .run_in_background()
+        )
+
+    def _imported(self, report: object) -> None:
+        self.last_report = report
+        self.refresh()
+        box = QMessageBox(self)
+        box.setWindowTitle("Import finished")
+        box.setText(
+            f"{report.file.name} ({report.format}): imported {report.imported}, updated"
+            f" {report.updated}, unchanged {report.unchanged}, skipped {len(report.skipped)}."
+        )
+        if report.skipped:
+            box.setDetailedText("\n".join(str(problem) for problem in report.skipped))
+        box.open()

@@ -1,0 +1,259 @@
+"""Personalization: pair counts, generating pairs, training with a live chart, adapter history.
+
+Synthesis runs on a thread (llama.cpp); training runs in the worker process, whose JSON events
+are relayed here to draw loss and reward accuracy as they come. Both can be cancelled; both
+resume where they stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gravity_desktop.app_context import opened
+from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
+from gravity_desktop.llm.serving import load_teacher
+from gravity_desktop.profile.service import current_profile
+from gravity_desktop.store import adapters as adapter_store
+from gravity_desktop.store.pairs import stats
+from gravity_desktop.training.config import TrainConfig
+from gravity_desktop.training.job import activate_adapter, rollback, run_training
+from gravity_desktop.ui.operations import Operation, OperationContext, show_error
+
+
+class PersonalizationPage(QWidget):
+    def __init__(self, adapters_changed: Callable[[], None]) -> None:
+        super().__init__()
+        self.adapters_changed = adapters_changed
+        self.operation: Operation | None = None
+        self.counts = QLabel()
+        self.counts.setObjectName("pairCounts")
+        self.method = QComboBox()
+        self.method.addItems(["gravity", "naive", "sft"])
+        self.books = QSpinBox()
+        self.books.setRange(1, 200)
+        self.books.setValue(8)
+        self.scenarios = QSpinBox()
+        self.scenarios.setRange(1, 10)
+        self.scenarios.setValue(4)
+        self.generate = QPushButton("Generate pairs")
+        self.train = QPushButton("Train now")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setEnabled(False)
+        self.generate.clicked.connect(self.start_synthesis)
+        self.train.clicked.connect(self.start_training)
+        self.cancel.clicked.connect(lambda: self.operation and self.operation.cancel())
+        self.progress = QProgressBar()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        self.loss = QLineSeries()
+        self.loss.setName("loss")
+        self.accuracy = QLineSeries()
+        self.accuracy.setName("reward accuracy")
+        chart = QChart()
+        chart.setTitle("Training")
+        chart.addSeries(self.loss)
+        chart.addSeries(self.accuracy)
+        self.axis_x, self.axis_y = QValueAxis(), QValueAxis()
+        self.axis_x.setTitleText("step")
+        self.axis_y.setRange(0, 1)
+        chart.addAxis(self.axis_x, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(self.axis_y, Qt.AlignmentFlag.AlignLeft)
+        for series in (self.loss, self.accuracy):
+            series.attachAxis(self.axis_x)
+            series.attachAxis(self.axis_y)
+        self.chart_view = QChartView(chart)
+        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view.setMinimumHeight(220)
+
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["adapter", "method", "pairs", "held-out", "active"])
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        activate = QPushButton("Activate selected")
+        activate.clicked.connect(self.activate_selected)
+        undo = QPushButton("Roll back")
+        undo.clicked.connect(self.roll_back)
+
+        form = QFormLayout()
+        form.addRow("Method", self.method)
+        form.addRow("Books", self.books)
+        form.addRow("Scenarios per book", self.scenarios)
+        actions = QHBoxLayout()
+        for button in (self.generate, self.train, self.cancel):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        adapter_actions = QHBoxLayout()
+        adapter_actions.addWidget(activate)
+        adapter_actions.addWidget(undo)
+        adapter_actions.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.counts)
+        layout.addLayout(form)
+        layout.addLayout(actions)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.chart_view, 1)
+        layout.addWidget(self.table)
+        layout.addLayout(adapter_actions)
+
+    def refresh(self) -> None:
+        with opened() as ctx:
+            data = stats(ctx.conn)
+            adapters = adapter_store.all_adapters(ctx.conn)
+            active = adapter_store.active(ctx.conn)
+        synthetic = {k: v for k, v in data["pairs"].items() if not k.startswith("feedback")}
+        real = sum(v for k, v in data["pairs"].items() if k.startswith("feedback"))
+        shown = ", ".join(f"{k.split('/')[0]} {v}" for k, v in synthetic.items()) or "none yet"
+        self.counts.setText(f"Synthetic pairs: {shown}. Real pairs from your feedback: {real}.")
+        self.table.setRowCount(len(adapters))
+        for row, adapter in enumerate(adapters):
+            accuracy = adapter.heldout_accuracy
+            cells = [adapter.id, adapter.method, str(adapter.pairs),
+                     "?" if accuracy is None else f"{accuracy:.2f}",
+                     "yes" if active and active.id == adapter.id else ""]  # fmt: skip
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+
+    def _busy(self, busy: bool) -> None:
+        self.generate.setEnabled(not busy)
+        self.train.setEnabled(not busy)
+        self.cancel.setEnabled(busy)
+
+    def _ended(self, message: str) -> None:
+        self._busy(False)
+        self.status.setText(message)
+        self.refresh()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._busy(False)
+        show_error(self, exc)
+        self.refresh()
+
+    def start_synthesis(self) -> Operation:
+        request = SynthesisRequest(
+            self.method.currentText(), self.books.value(), self.scenarios.value(), seed=0
+        )
+
+        def op(context: OperationContext) -> object:
+            with opened() as ctx:
+                teacher_id, engine = load_teacher(ctx)
+                try:
+                    return synthesize(
+                        ctx.conn, engine, teacher_id, current_profile(ctx.conn), request,
+                        progress=lambda p: context.progress(p.done, p.total, p.book_title),
+                        cancel=context.cancel_token,
+                    )  # fmt: skip
+                finally:
+                    engine.close()
+
+        def done(report: object) -> None:
+            stopped = " Stopped; generate again to resume." if report.stopped else ""
+            self._ended(
+                f"Kept {report.kept} pairs, rejected {report.rejected} candidates"
+                f" ({report.pairs_per_minute:.1f} pairs per minute).{stopped}"
+            )
+
+        def progress(done_: int, total: int, title: str) -> None:
+            self.progress.setMaximum(total)
+            self.progress.setValue(done_)
+            self.status.setText(f"Writing pairs… {title}")
+
+        self._busy(True)
+        self.operation = (
+            Operation(self, op=op, success=done, failure=self._failed)
+            .on_progress(progress)
+            .run_in_background()
+        )
+        return self.operation
+
+    def start_training(self) -> Operation:
+        config = TrainConfig(method=self.method.currentText())
+        self.loss.clear()
+        self.accuracy.clear()
+
+        def op(context: OperationContext) -> object:
+            with opened() as ctx:
+                return run_training(ctx, config, on_event=context.report,
+                                    cancel=context.cancel_token)  # fmt: skip
+
+        def done(result: object) -> None:
+            self._ended(result.message)
+            if result.activated:
+                self.adapters_changed()
+
+        self._busy(True)
+        self.status.setText("Preparing training…")
+        self.operation = (
+            Operation(self, op=op, success=done, failure=self._failed)
+            .on_report(self.training_event)
+            .run_in_background()
+        )
+        return self.operation
+
+    def training_event(self, event: object) -> None:
+        kind = event.get("event")
+        if kind == "progress":
+            step = float(event["step"])
+            self.progress.setMaximum(int(event["max_steps"]))
+            self.progress.setValue(int(step))
+            self.axis_x.setRange(0, max(float(event["max_steps"]), 1.0))
+            if event.get("loss") is not None:
+                self.loss.append(step, float(event["loss"]))
+                self.axis_y.setRange(0, max(1.0, *(p.y() for p in self.loss.points())))
+            if event.get("reward_accuracy") is not None:
+                self.accuracy.append(step, float(event["reward_accuracy"]))
+            self.status.setText(
+                f"Training: step {event['step']} of {event['max_steps']},"
+                f" about {event['eta_seconds']:.0f} s left"
+            )
+        elif kind in ("base_ready", "resume", "restart", "evaluating"):
+            self.status.setText(
+                {"base_ready": "Model ready, training…",
+                 "resume": f"Resuming from {event.get('checkpoint')}…",
+                 "restart": f"Starting clean: {event.get('reason')}",
+                 "evaluating": "Checking the new adapter on held-out pairs…"}[kind]
+            )  # fmt: skip
+
+    def _selected_adapter(self) -> str | None:
+        row = self.table.currentRow()
+        return self.table.item(row, 0).text() if row >= 0 else None
+
+    def activate_selected(self) -> None:
+        chosen = self._selected_adapter()
+        if chosen is None:
+            return
+        try:
+            with opened() as ctx:
+                activate_adapter(ctx, chosen)
+        except Exception as exc:
+            show_error(self, exc)
+            return
+        self.refresh()
+        self.adapters_changed()
+
+    def roll_back(self) -> None:
+        try:
+            with opened() as ctx:
+                rollback(ctx)
+        except Exception as exc:
+            show_error(self, exc)
+            return
+        self.refresh()
+        self.adapters_changed()

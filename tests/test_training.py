@@ -1,0 +1,221 @@
+"""On-device LoRA DPO: the worker, the llama.cpp export, activation, resume and rollback.
+
+These run the real worker process on the bundled model (a few training steps on pairs from the
+scripted teacher), so they are the slowest tests; the trainable base is prepared once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gravity_desktop.app_context import opened
+from gravity_desktop.cli import cli
+from gravity_desktop.errors import UserError
+from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
+from gravity_desktop.llm.engine import CancelToken, Engine
+from gravity_desktop.profile.answers import parse_answers
+from gravity_desktop.profile.service import onboard
+from gravity_desktop.store import adapters as adapter_store
+from gravity_desktop.training.config import TrainConfig
+from gravity_desktop.training.job import run_training
+from tests.answer_patterns import all_answers
+from tests.fake_teacher import FakeTeacher
+
+FAST = TrainConfig(epochs=1, batch_size=4, learning_rate=5e-4, max_length=256, save_every=1)
+
+
+@pytest.fixture(scope="session")
+def base_cache(tmp_path_factory) -> Path:
+    """One trainable base for the whole session, copied into each test's data dir."""
+    return tmp_path_factory.mktemp("trainable-base")
+
+
+@pytest.fixture
+def reader_with_pairs(gravity_home: Path, base_cache: Path):
+    target = gravity_home / "trainable-base"
+    if base_cache.exists() and any(base_cache.iterdir()):
+        shutil.copytree(base_cache, target, dirs_exist_ok=True)
+    with opened() as ctx:
+        reader = onboard(ctx.conn, parse_answers({
+            "country": "IN", "answers": all_answers({"O": True, "benevolence": True}),
+            "interests": {"genres": ["literary fiction", "science fiction"]},
+        }))  # fmt: skip
+        synthesize(ctx.conn, FakeTeacher(), "fake", reader, SynthesisRequest("gravity", 5, 3, 2))
+    yield reader
+    if target.exists() and not any(base_cache.iterdir()):
+        shutil.copytree(target, base_cache, dirs_exist_ok=True)
+
+
+def test_training_exports_activates_and_changes_descriptions(reader_with_pairs) -> None:
+    events: list[dict] = []
+    with opened() as ctx:
+        result = run_training(ctx, FAST, on_event=events.append)
+        active = adapter_store.active(ctx.conn)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and "base_ready" in kinds and "done" in kinds
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress and {"step", "loss", "reward_accuracy", "margin", "eta_seconds"} <= set(
+        progress[-1]
+    )
+    assert result.activated and active is not None and active.id == result.adapter_id
+    assert result.heldout is not None and result.heldout.pairs >= 2
+    assert result.heldout.margin > 0  # DPO moved the held-out margin, measured through llama.cpp
+    assert active.path.is_file() and not list(active.path.parent.glob("*.partial"))
+
+    runner = CliRunner()
+    with_adapter = runner.invoke(cli, ["describe", "Dune", "--seed", "7"])
+    without = runner.invoke(cli, ["describe", "Dune", "--seed", "7", "--no-adapter"])
+    assert with_adapter.exit_code == 0 and without.exit_code == 0, with_adapter.output
+    assert with_adapter.stdout != without.stdout
+    listed = json.loads(runner.invoke(cli, ["adapters", "list", "--json"]).stdout)
+    assert listed[0]["active"] and listed[0]["heldout_accuracy"] is not None
+
+
+def test_cancel_then_resume_from_checkpoint(reader_with_pairs) -> None:
+    cancel = CancelToken()
+
+    def stop_after_first_step(event: dict) -> None:
+        if event["event"] == "progress":
+            cancel.cancel()
+
+    config = TrainConfig(epochs=2, batch_size=2, learning_rate=5e-4, max_length=256, save_every=1)
+    with opened() as ctx:
+        stopped = run_training(ctx, config, on_event=stop_after_first_step, cancel=cancel)
+        assert stopped.cancelled and adapter_store.active(ctx.conn) is None
+        events: list[dict] = []
+        resumed = run_training(ctx, config, on_event=events.append)
+    assert resumed.resumed
+    assert any(e["event"] == "resume" for e in events)
+    assert resumed.adapter_id is not None
+
+
+def test_killed_worker_leaves_the_last_good_adapter_active(reader_with_pairs, monkeypatch) -> None:
+    with opened() as ctx:
+        first = run_training(ctx, FAST)
+    assert first.activated
+
+    real_popen = subprocess.Popen
+
+    def popen_then_kill(*args, **kwargs):
+        process = real_popen(*args, **kwargs)
+        threading.Timer(3.0, lambda: os.kill(process.pid, signal.SIGKILL)).start()
+        return process
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_kill)
+    with opened() as ctx, pytest.raises(UserError, match="active adapter is unchanged"):
+        run_training(ctx, TrainConfig(epochs=3, batch_size=2, seed=5, save_every=1))
+    with opened() as ctx:
+        assert adapter_store.active(ctx.conn).id == first.adapter_id
+
+
+def test_too_few_pairs_is_a_clear_message() -> None:
+    with opened() as ctx, pytest.raises(UserError, match=r"only 0 pairs .* at least 6"):
+        run_training(ctx, FAST)
+
+
+def test_adapters_activate_and_rollback(reader_with_pairs) -> None:
+    with opened() as ctx:
+        first = run_training(ctx, FAST)
+        second = run_training(ctx, TrainConfig(epochs=1, batch_size=4, seed=3, max_length=256))
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(cli, ["adapters", "list", "--json"]).stdout)
+    assert [a["id"] for a in listed] == [first.adapter_id, second.adapter_id]
+    assert runner.invoke(cli, ["adapters", "activate", first.adapter_id]).exit_code == 0
+    with opened() as ctx:
+        assert adapter_store.active(ctx.conn).id == first.adapter_id
+    rolled = runner.invoke(cli, ["adapters", "rollback"])
+    assert rolled.exit_code == 0
+    with opened() as ctx:
+        assert adapter_store.active(ctx.conn).id != first.adapter_id
+    missing = runner.invoke(cli, ["adapters", "activate", "nope"])
+    assert missing.exit_code == 2 and "no adapter 'nope'" in missing.stderr
+
+
+PARITY_SCRIPT = """
+import json, sys
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from gravity_desktop.training.base_model import prepare_trainable_base
+from pathlib import Path
+base = prepare_trainable_base(Path(sys.argv[1]), Path(sys.argv[2]))
+torch.manual_seed(0)
+model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+tok = AutoTokenizer.from_pretrained(base)
+lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj",
+                  "gate_proj", "up_proj", "down_proj"], lora_dropout=0.0, task_type="CAUSAL_LM")
+model = get_peft_model(model, lora)
+with torch.no_grad():  # a LoRA that really changes the outputs (B is zero at initialisation)
+    for name, param in model.named_parameters():
+        if "lora_B" in name:
+            param.normal_(0, 0.02)
+model.save_pretrained(sys.argv[3])
+ids = json.loads(sys.argv[4])
+with torch.no_grad():
+    logits = model(torch.tensor([ids])).logits[0]
+logp = torch.log_softmax(logits, -1)
+print(json.dumps([float(logp[i - 1, ids[i]]) for i in range(int(sys.argv[5]), len(ids))]))
+"""
+
+
+def test_llama_cpp_with_the_adapter_matches_transformers_and_peft(
+    tmp_path: Path, bundled_model_path: Path, base_cache: Path
+) -> None:
+    """Exact comparison on an F32 copy of the GGUF (quantization error left out)."""
+    from gguf import GGMLQuantizationType, GGUFReader, GGUFWriter
+    from gguf.quants import dequantize
+
+    from gravity_desktop.training.gguf_export import export_adapter
+
+    f32 = tmp_path / "smollm2-f32.gguf"
+    reader = GGUFReader(bundled_model_path)
+    writer = GGUFWriter(f32, "llama")
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        sub_type = field.types[-1] if len(field.types) > 1 else None
+        writer.add_key_value(field.name, field.contents(), field.types[0], sub_type)
+    for tensor in reader.tensors:
+        data = dequantize(tensor.data, tensor.tensor_type).astype("float32")
+        writer.add_tensor(
+            tensor.name,
+            data.reshape([int(d) for d in reversed(tensor.shape)]),
+            raw_dtype=GGMLQuantizationType.F32,
+        )
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    messages = [{"role": "user", "content": "Describe Dune in one sentence."}]
+    answer = "Dune by Frank Herbert is a story of a desert planet and its spice."
+    engine = Engine(f32, n_ctx=512, scoring=True)
+    prompt, _ = engine.format_prompt(messages)
+    answer_ids = engine._llama.tokenize(answer.encode(), add_bos=False, special=False)
+    engine.close()
+    peft_dir = tmp_path / "peft"
+    result = subprocess.run(
+        [sys.executable, "-c", PARITY_SCRIPT, str(bundled_model_path), str(base_cache),
+         str(peft_dir), json.dumps(prompt + answer_ids), str(len(prompt))],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    reference = json.loads(result.stdout.strip().splitlines()[-1])
+
+    adapter = tmp_path / "adapter.gguf"
+    export_adapter(peft_dir, bundled_model_path, adapter)
+    with_adapter = Engine(f32, adapter_path=adapter, n_ctx=512, scoring=True)
+    ours = with_adapter.completion_logprobs(messages, answer)
+    with_adapter.close()
+    gap = max(abs(a - b) for a, b in zip(ours, reference, strict=True))
+    assert gap < 0.01, gap  # tolerance: 0.01 in per-token log-probability
