@@ -104,7 +104,7 @@ def test_personalization_generates_pairs_with_progress(qtbot, window, monkeypatc
 def test_closing_during_long_work_asks_first(qtbot, window, monkeypatch) -> None:
     from gravity_desktop.ui.operations import Operation
 
-    blocker = Operation(window, op=lambda ctx: ctx.cancel_token._event.wait(30), success=print)
+    blocker = Operation(window, op=lambda ctx: ctx.cancel_token._event.wait(30), success=bool)
     window.personalization.operation = blocker.run_in_background()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
     window.close()

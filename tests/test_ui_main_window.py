@@ -15,7 +15,7 @@ def test_window_opens_with_the_default_model_loaded(qtbot) -> None:
     qtbot.waitUntil(lambda: bool(window.engine or window.load_error), timeout=60_000)
     assert window.engine is not None, window.load_error
     assert "SmolLM2" in window.model_label.text()
-    assert "loaded" in window.statusBar().currentMessage()
+    assert window.model_label.text().startswith("Model loaded: ")
     window.close()
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWizard
+from PySide6.QtWidgets import QLabel, QWizard
 
 from gravity_desktop.cli import cli
 from gravity_desktop.config import paths
@@ -73,6 +73,9 @@ def test_wizard_completed_programmatically_equals_the_cli_scores(qtbot, conn, tm
     finished = []
     wizard.completed.connect(finished.append)
 
+    welcome = wizard.currentPage()
+    assert "stay in one folder here" in welcome.findChild(QLabel, "privacyPromise").text()
+    wizard.next()
     assert wizard.currentPage() is wizard.pages["about"]
     assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     fill_about(wizard.pages["about"])
@@ -110,6 +113,7 @@ def test_wizard_completed_programmatically_equals_the_cli_scores(qtbot, conn, tm
 
 def test_answers_are_saved_one_by_one_and_the_wizard_resumes(qtbot, conn) -> None:
     wizard = make_wizard(qtbot, conn)
+    wizard.next()  # past the welcome page
     fill_about(wizard.pages["about"], "JP")
     wizard.next()
     big_five = load_questionnaire().instruments["big_five"]

@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
 
     def _profile_changed(self, profile: object) -> None:
         self.profile_view.show_profile(profile.as_json())
-        self.for_you.refresh()
+        self.navigation.setCurrentRow(self.pages.indexOf(self.profile_view))
 
     # -- books ------------------------------------------------------------------------------
 
@@ -165,7 +165,6 @@ class MainWindow(QMainWindow):
         self.load_error = ""
         text = f"Model loaded: {self.engine.description} in {self.engine.load_seconds:.2f} s"
         self.model_label.setText(text)
-        self.statusBar().showMessage(text, 8000)
 
     def _model_failed(self, exc: BaseException) -> None:
         self.load_error = str(exc)

@@ -286,6 +286,29 @@ class InterestsPage(SectionPage):
         self.changed()
 
 
+PRIVACY_PROMISE = (
+    "GRAVITY Desktop learns how you like books to be described, and it does all of it on this"
+    " computer. Your answers, your reading history, the example descriptions it writes for you,"
+    " your feedback, the adapters it trains and the models it uses stay in one folder here."
+    " Nothing is sent anywhere unless you turn on the GPU helper yourself.\n\n"
+    "The questions take about ten minutes. Your answers are saved as you go: you can stop and"
+    " come back, skip a statement, and retake any section later."
+)
+WELCOME_ID = 0  # section pages follow with ids 1..6, in SECTION_ORDER
+
+
+class WelcomePage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Welcome")
+        text = QLabel(PRIVACY_PROMISE)
+        text.setWordWrap(True)
+        text.setObjectName("privacyPromise")
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addStretch(1)
+
+
 class OnboardingWizard(QWizard):
     """The questionnaire, or some of its sections when retaking them."""
 
@@ -314,12 +337,18 @@ class OnboardingWizard(QWizard):
             else:
                 page = ScaledPage(self, section)
             self.pages[section] = page
-            self.setPage(SECTION_ORDER.index(section), page)
+            self.setPage(SECTION_ORDER.index(section) + 1, page)
         self.total_items = sum(
             len(self.questionnaire.instruments[s].items) for s in sections if s in SCALED
         )
         self.setButtonText(QWizard.WizardButton.CancelButton, "Continue later")
-        self.setStartId(SECTION_ORDER.index(self.first_unfinished()))
+        first = self.first_unfinished()
+        fresh = not self.draft_answers and not self.draft_fields
+        if sections == SECTION_ORDER and fresh:
+            self.setPage(WELCOME_ID, WelcomePage())
+            self.setStartId(WELCOME_ID)
+        else:
+            self.setStartId(SECTION_ORDER.index(first) + 1)
         self.resize(900, 680)
         self.update_progress()
         self.currentIdChanged.connect(lambda _: self.update_progress())
@@ -339,7 +368,7 @@ class OnboardingWizard(QWizard):
             page.progress.setMaximum(max(self.total_items, 1))
             page.progress.setValue(answered)
             page.progress.setVisible(self.total_items > 0)
-        position = self.currentId()
+        position = self.currentId() - 1
         if position in range(len(SECTION_ORDER)):
             step = self.sections.index(SECTION_ORDER[position]) + 1
             self.setWindowTitle(

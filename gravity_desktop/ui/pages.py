@@ -44,6 +44,9 @@ class ForYouPage(QWidget):
         self.open_book = open_book
         self.list = QListWidget()
         self.list.setObjectName("recommendations")
+        self.list.setWordWrap(True)
+        self.list.setSpacing(4)
+        self.list.setAlternatingRowColors(True)
         self.list.itemActivated.connect(lambda item: open_book(item.data(Qt.ItemDataRole.UserRole)))
         self.note = QLabel("Double-click a book for a description written for you.")
         refresh = QPushButton("Refresh")
@@ -78,6 +81,8 @@ class LibraryPage(QWidget):
         self.query.textChanged.connect(self.refresh)
         self.list = QListWidget()
         self.list.setObjectName("library")
+        self.list.setWordWrap(True)
+        self.list.setAlternatingRowColors(True)
         self.list.itemActivated.connect(lambda item: open_book(item.data(Qt.ItemDataRole.UserRole)))
         importer = QPushButton("Import reading history…")
         importer.clicked.connect(self.choose_import)

@@ -105,6 +105,7 @@ class ProfileView(QWidget):
         chart.addSeries(series)
         axis_x = QBarCategoryAxis()
         axis_x.append([OCEAN_NAMES[t] for t in OCEAN_NAMES])
+        axis_x.setLabelsAngle(-30)
         axis_y = QValueAxis()
         axis_y.setRange(0, 100)
         chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
