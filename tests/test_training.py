@@ -215,7 +215,7 @@ def test_llama_cpp_with_the_adapter_matches_transformers_and_peft(
     adapter = tmp_path / "adapter.gguf"
     export_adapter(peft_dir, bundled_model_path, adapter)
     with_adapter = Engine(f32, adapter_path=adapter, n_ctx=512, scoring=True)
-    ours = with_adapter.completion_logprobs(messages, answer)
+    ours = with_adapter.completion_logprobs(messages, [answer])[0]
     with_adapter.close()
     gap = max(abs(a - b) for a, b in zip(ours, reference, strict=True))
     assert gap < 0.01, gap  # tolerance: 0.01 in per-token log-probability

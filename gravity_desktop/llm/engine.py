@@ -154,25 +154,36 @@ class Engine:
         stops = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop or ""]
         return tokens, [stop for stop in stops if stop]
 
-    def completion_logprobs(self, messages: Sequence[Message], completion: str) -> list[float]:
-        """Log-probability of each token of `completion` as the reply to `messages`.
+    def completion_logprobs(
+        self, messages: Sequence[Message], completions: Sequence[str]
+    ) -> list[list[float]]:
+        """Log-probability of each token of each completion, as the reply to `messages`.
 
-        Needs an engine built with `scoring=True`. Used to measure DPO rewards through llama.cpp
-        and to compare llama.cpp with transformers token by token.
+        Needs an engine built with `scoring=True`. The prompt is evaluated once; before each
+        completion the KV cache is cut back to the prompt. Used to measure DPO rewards through
+        llama.cpp and to compare llama.cpp with transformers token by token.
         """
         import numpy as np
 
         if not self.scoring:
             raise ValueError("completion_logprobs needs an engine created with scoring=True")
+        llama = self._llama
         prompt, _ = self.format_prompt(messages)
-        answer = self._llama.tokenize(completion.encode(), add_bos=False, special=False)
+        start = len(prompt)
+        results = []
         with self._lock:
-            self._llama.reset()
-            self._llama.eval(prompt + answer)
-            logits = np.asarray(self._llama.scores[len(prompt) - 1 : len(prompt) + len(answer) - 1])
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return [float(log_probs[i, token]) for i, token in enumerate(answer)]
+            llama.reset()
+            llama.eval(prompt)
+            for completion in completions:
+                answer = llama.tokenize(completion.encode(), add_bos=False, special=False)
+                llama._ctx.kv_cache_seq_rm(-1, start, -1)
+                llama.n_tokens = start
+                llama.eval(answer)
+                logits = np.asarray(llama.scores[start - 1 : start + len(answer) - 1])
+                shifted = logits - logits.max(axis=1, keepdims=True)
+                log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+                results.append([float(log_probs[i, token]) for i, token in enumerate(answer)])
+        return results
 
     def with_adapter(self, adapter_path: Path | str | None, scale: float = 1.0) -> Engine:
         """A new engine on the same model with another adapter (fresh weights and KV cache)."""

@@ -22,8 +22,8 @@ class TrainConfig:
     beta: float = 0.1  # DPO temperature: how far the policy may move from the reference
     learning_rate: float = 2e-4
     epochs: int = 2
-    batch_size: int = 4
-    max_length: int = 384
+    batch_size: int = 2
+    max_length: int = 256
     heldout_share: float = 0.2  # held out for the reward-accuracy check (at least 2 pairs)
     feedback_weight: int = 3  # each real feedback pair appears this many times per epoch
     max_pairs: int | None = None

@@ -127,7 +127,9 @@ def run(job_dir: Path, job: dict) -> int:
 
         trainer = DPOTrainer(
             model=model,
-            args=DPOConfig(beta=config.beta, **common),
+            # The reference log-probabilities are computed once, before training, without
+            # gradients: each step then runs one forward pass instead of two.
+            args=DPOConfig(beta=config.beta, precompute_ref_log_probs=True, **common),
             train_dataset=data,
             processing_class=tokenizer,
             peft_config=lora,

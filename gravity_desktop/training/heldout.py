@@ -20,14 +20,14 @@ class HeldoutScore:
     margin: float  # mean β-scaled reward margin
 
 
-def sequence_logprob(engine: Engine, pair: Pair, text: str) -> float:
-    return sum(engine.completion_logprobs(pair.prompt, text))
+def pair_logprobs(engine: Engine, pair: Pair) -> tuple[float, float]:
+    """Summed log-probabilities of the chosen and the rejected text (prompt evaluated once)."""
+    chosen, rejected = engine.completion_logprobs(pair.prompt, [pair.chosen, pair.rejected])
+    return sum(chosen), sum(rejected)
 
 
 def reference_logprobs(base: Engine, pairs: list[Pair]) -> list[tuple[float, float]]:
-    return [
-        (sequence_logprob(base, p, p.chosen), sequence_logprob(base, p, p.rejected)) for p in pairs
-    ]
+    return [pair_logprobs(base, pair) for pair in pairs]
 
 
 def heldout_score(
@@ -35,9 +35,8 @@ def heldout_score(
 ) -> HeldoutScore:
     margins = []
     for pair, (ref_chosen, ref_rejected) in zip(pairs, reference, strict=True):
-        chosen = sequence_logprob(policy, pair, pair.chosen) - ref_chosen
-        rejected = sequence_logprob(policy, pair, pair.rejected) - ref_rejected
-        margins.append(beta * (chosen - rejected))
+        chosen, rejected = pair_logprobs(policy, pair)
+        margins.append(beta * ((chosen - ref_chosen) - (rejected - ref_rejected)))
     if not margins:
         return HeldoutScore(0, 0.0, 0.0)
     return HeldoutScore(
