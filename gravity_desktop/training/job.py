@@ -176,6 +176,8 @@ def _run_worker(
     if not error:
         tail = [line for line in (stderr or "").splitlines() if line.strip()][-1:]
         error = tail[0] if tail else f"the worker exited with status {process.returncode}"
+    if "No module named" in error:
+        error += " (the training stack is not installed: run `make install-train`)"
     raise UserError(f"training failed: {error}; the active adapter is unchanged")
 
 
