@@ -471,10 +471,10 @@ def pairs_list(method: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def pairs_stats(as_json: bool) -> None:
     """Counts of pairs by method and source, and why candidates were rejected."""
-    from gravity_desktop.store.pairs import stats
+    from gravity_desktop.gravity.synthesis import pair_stats
 
     with opened() as ctx:
-        data = stats(ctx.conn)
+        data = pair_stats(ctx.conn)
     if as_json:
         _print_json(data)
         return

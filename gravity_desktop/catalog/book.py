@@ -55,11 +55,15 @@ class Book:
         """The title without the original-language title in parentheses."""
         return self.title.split(" (")[0]
 
+    @property
+    def titles(self) -> tuple[str, ...]:
+        """The title, then any original-language title given in parentheses."""
+        return (self.title, *re.findall(r"\(([^)]*)\)", self.title))
+
     def match_keys(self) -> set[str]:
         """Title+author keys: the title with and without its parenthesised original title."""
         author = author_key(self.author)
-        titles = {self.title, *self.extra_titles}
-        titles |= set(re.findall(r"\(([^)]*)\)", self.title))
+        titles = {*self.titles, *self.extra_titles}
         return {f"{title_key(t)}|{author}" for t in titles if title_key(t)}
 
 

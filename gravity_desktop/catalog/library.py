@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from functools import cache
 
 from gravity_desktop.catalog.book import Book, author_key, fold, normalize_isbn, title_key
 from gravity_desktop.catalog.bundled import bundled_books
@@ -21,12 +22,18 @@ STATUSES = ("liked", "disliked", "read", "reading", "to-read")
 FIELD_WEIGHTS = {"title": 3.0, "author": 2.5, "tags": 1.5, "synopsis": 0.5}
 
 
+@cache
+def _bundled_digest() -> str:
+    books = bundled_books()
+    return hashlib.sha256(
+        json.dumps([b.as_json() for b in books], sort_keys=True).encode()
+    ).hexdigest()
+
+
 def ensure_bundled(conn: sqlite3.Connection) -> int:
     """Copy the shipped catalog into the store when it changed; returns books written."""
     books = bundled_books()
-    digest = hashlib.sha256(
-        json.dumps([b.as_json() for b in books], sort_keys=True).encode()
-    ).hexdigest()
+    digest = _bundled_digest()
     if store.get_meta(conn, "bundled_catalog_sha256") == digest:
         return 0
     with transaction(conn):
@@ -60,7 +67,7 @@ def find_book(conn: sqlite3.Connection, query: str) -> Book:
         b
         for b in store.all_books(conn)
         if wanted
-        and wanted in {title_key(t) for t in (b.title, *_original_titles(b))}
+        and wanted in {title_key(t) for t in b.titles}
         and (not author or author_key(author) == author_key(b.author))
     ]
     if len(candidates) == 1:
@@ -71,11 +78,6 @@ def find_book(conn: sqlite3.Connection, query: str) -> Book:
     near = search(conn, query, limit=3)
     hint = f"; did you mean: {', '.join(b.id for b in near)}" if near else ""
     raise UserError(f"no book {query!r} in the library{hint}")
-
-
-def _original_titles(book: Book) -> list[str]:
-    inside = book.title.split("(", 1)
-    return [inside[1].rstrip(")")] if len(inside) == 2 else []
 
 
 def search(conn: sqlite3.Connection, query: str, limit: int | None = None) -> list[Book]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gravity_desktop.catalog.book import Book
 from gravity_desktop.gravity import prompts
@@ -39,12 +39,7 @@ def describe(
 ) -> Written:
     """Stream a description (pieces go to `on_piece`) and store it; cancelled text is not kept."""
     messages = describe_messages(method, book, profile)
-    settings = GenerationSettings(
-        max_tokens=DESCRIBE_SETTINGS.max_tokens,
-        temperature=DESCRIBE_SETTINGS.temperature,
-        repeat_penalty=DESCRIBE_SETTINGS.repeat_penalty,
-        seed=seed,
-    )
+    settings = replace(DESCRIBE_SETTINGS, seed=seed)
     stream = engine.stream_chat(messages, settings, cancel)
     pieces = []
     for piece in stream:

@@ -89,8 +89,7 @@ def echo_problem(text: str, book: Book, label: str) -> str | None:
 def names_problem(text: str, book: Book, label: str) -> str | None:
     """Title and author present; no capitalised names that the book's facts do not contain."""
     folded = fold(text)
-    titles = [book.title, *re.findall(r"\(([^)]*)\)", book.title)]
-    if not any(names_title(folded, t) for t in titles):
+    if not any(names_title(folded, t) for t in book.titles):
         return f"{label} does not name the title"
     if author_key(book.author) not in folded.split():
         return f"{label} does not name the author"
@@ -123,6 +122,11 @@ def sameness_problem(chosen: str, rejected: str) -> str | None:
     if shorter and longer / shorter > MAX_LENGTH_RATIO:
         return f"chosen and rejected differ too much in length ({shorter} vs {longer} words)"
     return None
+
+
+def reason_kind(reason: str) -> str:
+    """The reason without its particulars: "chosen invents names", "rejected too short"."""
+    return reason.split(":")[0].split(" (")[0]
 
 
 def cue_score(text: str, cues: tuple[str, ...]) -> int:

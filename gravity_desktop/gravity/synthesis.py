@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from gravity_desktop.catalog.book import Book
 from gravity_desktop.errors import UserError
 from gravity_desktop.gravity import prompts
-from gravity_desktop.gravity.filters import pair_problem, single_text_problem
+from gravity_desktop.gravity.filters import pair_problem, reason_kind, single_text_problem
 from gravity_desktop.gravity.scenarios import Scenario, derive_scenarios
 from gravity_desktop.gravity.text import clean_text
 from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings, Message
@@ -96,6 +96,16 @@ class Unit:
     key: str
     book: Book
     scenario: Scenario | None  # None for the generic (naive) pairs
+
+
+def pair_stats(conn: sqlite3.Connection) -> dict[str, object]:
+    """Stored pairs and rejected candidates, with rejections grouped by kind of reason."""
+    data = store.counts(conn)
+    kinds: dict[str, int] = {}
+    for reason, count in data.pop("reasons").items():
+        kinds[reason_kind(reason)] = kinds.get(reason_kind(reason), 0) + count
+    data["rejection_reasons"] = dict(sorted(kinds.items(), key=lambda item: -item[1]))
+    return data
 
 
 def choose_books(
@@ -297,7 +307,7 @@ def _record(
                 template_version=prompts.TEACHER_TEMPLATE,
             )
             report.rejected += 1
-            key = problem.split(":")[0].split(" (")[0]
+            key = reason_kind(problem)
             report.reasons[key] = report.reasons.get(key, 0) + 1
             return
         store.add_pair(

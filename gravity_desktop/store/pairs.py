@@ -214,25 +214,26 @@ def pair_exists(
     return row is not None
 
 
-def stats(conn: sqlite3.Connection) -> dict[str, object]:
-    by_kind = {
-        f"{row[0]}/{row[1]}": row[2]
-        for row in conn.execute(
-            "SELECT method, source, COUNT(*) FROM pair GROUP BY method, source ORDER BY 1, 2"
-        )
+def counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Pairs by "method/source", rejected candidates by method, and each rejection reason."""
+    return {
+        "pairs": {
+            f"{row[0]}/{row[1]}": row[2]
+            for row in conn.execute(
+                "SELECT method, source, COUNT(*) FROM pair GROUP BY method, source ORDER BY 1, 2"
+            )
+        },
+        "rejected_candidates": {
+            row[0]: row[1]
+            for row in conn.execute(
+                "SELECT method, COUNT(*) FROM rejected_candidate GROUP BY method ORDER BY 1"
+            )
+        },
+        "reasons": {
+            row[0]: row[1]
+            for row in conn.execute("SELECT reason, COUNT(*) FROM rejected_candidate GROUP BY 1")
+        },
     }
-    rejected = {
-        row[0]: row[1]
-        for row in conn.execute(
-            "SELECT method, COUNT(*) FROM rejected_candidate GROUP BY method ORDER BY 1"
-        )
-    }
-    reasons: dict[str, int] = {}
-    for (reason,) in conn.execute("SELECT reason FROM rejected_candidate"):
-        kind = reason.split(":")[0].split(" (")[0]  # "chosen invents names", "rejected too short"
-        reasons[kind] = reasons.get(kind, 0) + 1
-    reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
-    return {"pairs": by_kind, "rejected_candidates": rejected, "rejection_reasons": reasons}
 
 
 def _pair(row: sqlite3.Row) -> Pair:

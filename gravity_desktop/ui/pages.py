@@ -30,10 +30,38 @@ from gravity_desktop.ui.operations import Operation, OperationContext
 OpenBook = Callable[[Book], None]
 
 
-def _book_item(book: Book, detail: str) -> QListWidgetItem:
-    item = QListWidgetItem(f"{book.title} — {book.author}\n    {detail}")
-    item.setData(Qt.ItemDataRole.UserRole, book)
-    return item
+class BookList(QListWidget):
+    """Books shown as "title — author" over a line of detail; activating one opens it."""
+
+    def __init__(self, name: str, open_book: OpenBook) -> None:
+        super().__init__()
+        self.setObjectName(name)
+        self.setWordWrap(True)
+        self.setSpacing(4)
+        self.setAlternatingRowColors(True)
+        self.itemActivated.connect(lambda item: open_book(item.data(Qt.ItemDataRole.UserRole)))
+
+    def show_books(self, rows: list[tuple[Book, str]]) -> None:
+        self.clear()
+        for book, detail in rows:
+            item = QListWidgetItem(f"{book.title} — {book.author}\n    {detail}")
+            item.setData(Qt.ItemDataRole.UserRole, book)
+            self.addItem(item)
+
+
+def _library_detail(book: Book) -> str:
+    year = f"{book.year}, " if book.year else ""
+    return year + (", ".join(book.genres) or book.source)
+
+
+def _page(owner: QWidget, top: list[QWidget], books: BookList) -> None:
+    """A row of controls above a book list (the first control takes the spare width)."""
+    row = QHBoxLayout()
+    for index, widget in enumerate(top):
+        row.addWidget(widget, 1 if index == 0 else 0)
+    layout = QVBoxLayout(owner)
+    layout.addLayout(row)
+    layout.addWidget(books, 1)
 
 
 class ForYouPage(QWidget):
@@ -41,22 +69,11 @@ class ForYouPage(QWidget):
 
     def __init__(self, open_book: OpenBook) -> None:
         super().__init__()
-        self.open_book = open_book
-        self.list = QListWidget()
-        self.list.setObjectName("recommendations")
-        self.list.setWordWrap(True)
-        self.list.setSpacing(4)
-        self.list.setAlternatingRowColors(True)
-        self.list.itemActivated.connect(lambda item: open_book(item.data(Qt.ItemDataRole.UserRole)))
-        self.note = QLabel("Double-click a book for a description written for you.")
+        self.list = BookList("recommendations", open_book)
+        note = QLabel("Double-click a book for a description written for you.")
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
-        top = QHBoxLayout()
-        top.addWidget(self.note, 1)
-        top.addWidget(refresh)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.list, 1)
+        _page(self, [note, refresh], self.list)
 
     def refresh(self) -> Operation:
         def op(_: OperationContext) -> list:
@@ -66,9 +83,7 @@ class ForYouPage(QWidget):
         return Operation(self, op=op, success=self._show).run_in_background()
 
     def _show(self, ranked: list) -> None:
-        self.list.clear()
-        for item in ranked:
-            self.list.addItem(_book_item(item.book, "; ".join(item.reasons) or "—"))
+        self.list.show_books([(item.book, "; ".join(item.reasons) or "—") for item in ranked])
 
 
 class LibraryPage(QWidget):
@@ -79,29 +94,17 @@ class LibraryPage(QWidget):
         self.query = QLineEdit()
         self.query.setPlaceholderText("Search by title, author, genre, theme…")
         self.query.textChanged.connect(self.refresh)
-        self.list = QListWidget()
-        self.list.setObjectName("library")
-        self.list.setWordWrap(True)
-        self.list.setAlternatingRowColors(True)
-        self.list.itemActivated.connect(lambda item: open_book(item.data(Qt.ItemDataRole.UserRole)))
+        self.list = BookList("library", open_book)
         importer = QPushButton("Import reading history…")
         importer.clicked.connect(self.choose_import)
-        top = QHBoxLayout()
-        top.addWidget(self.query, 1)
-        top.addWidget(importer)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.list, 1)
+        _page(self, [self.query, importer], self.list)
         self.last_report = None
 
     def refresh(self) -> None:
         with opened() as ctx:
             text = self.query.text().strip()
             books = search(ctx.conn, text) if text else all_books(ctx.conn)
-        self.list.clear()
-        for book in books:
-            year = f"{book.year}, " if book.year else ""
-            self.list.addItem(_book_item(book, f"{year}{', '.join(book.genres) or book.source}"))
+        self.list.show_books([(book, _library_detail(book)) for book in books])
 
     def choose_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

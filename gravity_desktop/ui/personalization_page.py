@@ -27,11 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from gravity_desktop.app_context import opened
-from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
+from gravity_desktop.gravity.synthesis import SynthesisRequest, pair_stats, synthesize
 from gravity_desktop.llm.serving import load_teacher
 from gravity_desktop.profile.service import current_profile
 from gravity_desktop.store import adapters as adapter_store
-from gravity_desktop.store.pairs import stats
 from gravity_desktop.training.config import TrainConfig
 from gravity_desktop.training.job import activate_adapter, rollback, run_training
 from gravity_desktop.ui.operations import Operation, OperationContext, show_error
@@ -115,7 +114,7 @@ class PersonalizationPage(QWidget):
 
     def refresh(self) -> None:
         with opened() as ctx:
-            data = stats(ctx.conn)
+            data = pair_stats(ctx.conn)
             adapters = adapter_store.all_adapters(ctx.conn)
             active = adapter_store.active(ctx.conn)
         synthetic = {k: v for k, v in data["pairs"].items() if not k.startswith("feedback")}
