@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gravity_desktop.catalog.bundled import bundled_books
@@ -112,6 +114,13 @@ def test_each_filter_names_its_reason(text: str, reason: str) -> None:
 def test_names_check_allows_ordinary_words_and_forms_of_known_names() -> None:
     text = GOOD + " Herbert's Arrakis is a Dream of American readers in Part II."
     assert filters.names_problem(text, DUNE, "chosen") is None
+
+
+def test_names_with_an_apostrophe_are_checked_part_by_part() -> None:
+    hamnet = replace(DUNE, title="Hamnet", author="Maggie O'Farrell")
+    text = "Hamnet by Maggie O'Farrell tells of a family. O'Farrell writes of grief."
+    assert filters.names_problem(text, hamnet, "chosen") is None
+    assert "O'Brien" in filters.names_problem(text + " Then O'Brien appears.", hamnet, "chosen")
 
 
 def test_chosen_must_differ_from_rejected_and_be_of_similar_length() -> None:

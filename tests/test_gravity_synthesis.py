@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -84,6 +85,47 @@ def test_a_cancelled_run_resumes_where_it_stopped(reader) -> None:
     assert not again.resumed
 
 
+class FirstTryInvents(FakeTeacher):
+    """Invents a name every other time it is given the same request: each side fails once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: dict[str, int] = {}
+
+    def chat(self, messages, settings, cancel=None):
+        completion = super().chat(messages, settings, cancel)
+        ask = messages[-1]["content"]
+        self.asked[ask] = self.asked.get(ask, 0) + 1
+        if self.asked[ask] % 2 == 0:
+            return completion
+        return replace(completion, text=completion.text + " Zephon Quarrick narrates it.")
+
+
+def test_a_failing_side_is_written_again_and_the_failure_kept(reader) -> None:
+    teacher = FirstTryInvents()
+    report = run(books=1, per_book=2, teacher=teacher, reader=reader)
+    assert report.kept == 2 and report.rejected == 0
+    assert report.generations == teacher.calls == 8  # two tries on each side of two units
+    assert report.reasons == {"chosen invents names not in the book's facts": 2,
+                              "rejected invents names not in the book's facts": 2}  # fmt: skip
+    with opened() as ctx:
+        kept = store.pairs(ctx.conn, method="gravity")
+        assert all("Zephon" not in p.chosen + p.rejected for p in kept)
+
+
+def test_a_unit_is_given_up_after_its_tries(reader) -> None:
+    class AlwaysInvents(FakeTeacher):
+        def chat(self, messages, settings, cancel=None):
+            done = super().chat(messages, settings, cancel)
+            return replace(done, text=done.text + " Zephon Quarrick narrates it.")
+
+    teacher = AlwaysInvents()
+    with opened() as ctx:
+        report = synthesize(ctx.conn, teacher, "fake-teacher", reader,
+                            SynthesisRequest("gravity", 1, 1, 5, tries=2))  # fmt: skip
+    assert (report.kept, report.rejected, report.generations, teacher.calls) == (0, 1, 2, 2)
+
+
 def test_baselines_produce_their_data(reader) -> None:
     naive = run("naive", reader=None)
     sft = run("sft", reader=reader)
@@ -129,6 +171,9 @@ def test_cli_generate_with_the_bundled_model_and_stats(reader) -> None:
     report = json.loads(result.stdout)
     assert report["kept"] + report["rejected"] == report["total_units"] == 1
     stats = json.loads(runner.invoke(cli, ["pairs", "stats", "--json"]).stdout)
-    assert sum(stats["pairs"].values()) + sum(stats["rejected_candidates"].values()) == 1
+    assert sum(stats["pairs"].values()) == report["kept"]
+    # Every failed attempt (retries included) is kept with its reason.
+    assert sum(stats["rejected_candidates"].values()) == sum(report["rejection_reasons"].values())
+    assert report["generations"] >= 1 + report["kept"]
     bad = runner.invoke(cli, ["pairs", "generate", "--teacher", "no-such-model"])
     assert bad.exit_code == 2 and "unknown model id" in bad.stderr

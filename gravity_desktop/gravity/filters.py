@@ -95,22 +95,29 @@ def names_problem(text: str, book: Book, label: str) -> str | None:
         return f"{label} does not name the author"
     known = set(fold(f"{book.title} {book.author} {book.synopsis}").split())
     known_stems = {w[:5] for w in known if len(w) >= 5}
-    ordinary = lowercase_words()
     invented = []
     for sentence in re.split(r"(?<=[.!?])\s+", text):
         tokens = words(sentence)
         for token in tokens[1:]:  # the first word of a sentence is capitalised anyway
-            name = fold(token)
-            if not token[0].isupper() or name in known or name in ordinary:
-                continue
-            if len(name) >= 5 and name[:5] in known_stems:  # America / American
-                continue
-            if name in COMMON_CAPITALISED or ROMAN.fullmatch(name):
+            # "O'Farrell" folds to two parts ("o farrell"); each part must be accounted for.
+            parts = fold(token).split()
+            if not token[0].isupper() or all(_known_part(p, known, known_stems) for p in parts):
                 continue
             invented.append(token)
     if invented:
         return f"{label} invents names not in the book's facts: {', '.join(sorted(set(invented)))}"
     return None
+
+
+def _known_part(name: str, known: set[str], known_stems: set[str]) -> bool:
+    return (
+        name in known
+        or name in lowercase_words()
+        or (len(name) >= 5 and name[:5] in known_stems)  # America / American
+        or name in COMMON_CAPITALISED
+        or ROMAN.fullmatch(name) is not None
+        or len(name) == 1  # the O of O'Farrell, an initial
+    )
 
 
 def sameness_problem(chosen: str, rejected: str) -> str | None:

@@ -3,7 +3,9 @@
 A run is a deterministic plan (books chosen for the reader, scenarios or generic slots per book)
 stored with its settings; every finished unit leaves a pair or a rejected candidate, so running the
 same command again resumes where the last run stopped. Units of one book follow each other, so the
-book's facts (the shared system prompt) stay in llama.cpp's KV cache between generations.
+book's facts (the shared system prompt) stay in llama.cpp's KV cache between generations. A text
+that fails its checks is written again (the failing side only), which keeps far more units than
+discarding the whole pair.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class SynthesisRequest:
     books: int = 8
     scenarios_per_book: int = 4
     seed: int = 0
+    tries: int = 3  # generations per side of a pair before a unit is given up
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,9 @@ class SynthesisReport:
     resumed: bool
     total_units: int
     already_done: int
-    kept: int = 0
-    rejected: int = 0
+    kept: int = 0  # units that gave a pair
+    rejected: int = 0  # units that gave none within their tries
+    generations: int = 0  # texts written, retries included
     seconds: float = 0.0
     stopped: bool = False
     reasons: dict[str, int] = field(default_factory=dict)
@@ -83,6 +87,7 @@ class SynthesisReport:
             "already_done": self.already_done,
             "kept": self.kept,
             "rejected": self.rejected,
+            "generations": self.generations,
             "seconds": round(self.seconds, 1),
             "pairs_per_minute": round(self.pairs_per_minute, 1),
             "pass_rate": round(self.pass_rate, 3),
@@ -160,6 +165,7 @@ def synthesize(
         "books": [b.id for b in books],
         "units": [u.key for u in units],
         "scenarios_per_book": request.scenarios_per_book,
+        "tries": request.tries,
         "serve_template": prompts.SERVE_TEMPLATE,
         "teacher_template": prompts.TEACHER_TEMPLATE,
     }
@@ -177,11 +183,11 @@ def synthesize(
             if cancel is not None and cancel.cancelled:
                 report.stopped = True
                 break
-            outcome = _run_unit(engine, unit, request, cancel)
-            if outcome is None:  # cancelled mid-generation: the unit is redone on resume
+            attempts = _run_unit(engine, unit, request, cancel)
+            if attempts is None:  # cancelled mid-generation: the unit is redone on resume
                 report.stopped = True
                 break
-            _record(conn, unit, outcome, request, run_id, teacher_id, version, report)
+            _record(conn, unit, attempts, request, run_id, teacher_id, version, report)
             if progress is not None:
                 elapsed = time.perf_counter() - started
                 remaining = len(todo) - position - 1
@@ -205,9 +211,12 @@ def synthesize(
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class _Attempt:
     chosen: str
     rejected: str | None
+    problem: str | None
+    margin: int | None
+    seed: int
 
 
 def _generate(
@@ -228,53 +237,79 @@ def _generate(
     return clean_text(completion.text, completion.finish_reason)
 
 
-def _run_unit(
-    engine: Engine, unit: Unit, request: SynthesisRequest, cancel: CancelToken | None
-) -> _Outcome | None:
-    seed = unit_seed(request.seed, unit.key)
+def _prompts(unit: Unit, method: str) -> tuple[list[Message], list[Message] | None]:
     book = unit.book
     if unit.scenario is None:
-        chosen_prompt = prompts.generic_good_messages(book)
-        rejected_prompt: list[Message] | None = prompts.generic_weak_messages(book)
-    else:
-        scenario = unit.scenario
-        chosen_prompt = prompts.chosen_messages(book, scenario.bring_forward, scenario.put_off)
-        rejected_prompt = (
-            None if request.method == "sft" else prompts.rejected_messages(book, scenario.opposite)
-        )
-    chosen = _generate(engine, book, chosen_prompt, seed, cancel)
-    if chosen is None:
-        return None
-    rejected = None
-    if rejected_prompt is not None:
-        rejected = _generate(engine, book, rejected_prompt, seed + 1, cancel)
-        if rejected is None:
+        return prompts.generic_good_messages(book), prompts.generic_weak_messages(book)
+    scenario = unit.scenario
+    chosen = prompts.chosen_messages(book, scenario.bring_forward, scenario.put_off)
+    rejected = None if method == "sft" else prompts.rejected_messages(book, scenario.opposite)
+    return chosen, rejected
+
+
+def _run_unit(
+    engine: Engine, unit: Unit, request: SynthesisRequest, cancel: CancelToken | None
+) -> list[_Attempt] | None:
+    """The unit's attempts, the last one kept when it has no problem; None when cancelled.
+
+    A text that fails its own checks (too short, invented names, an echo of the prompt) is
+    written again with the next seed, and a pair whose rejected text does not fall short of
+    the chosen one gets another rejected text, up to `request.tries` generations per side.
+    Retrying only the failing side costs far fewer generations per kept pair than discarding
+    whole pairs.
+    """
+    base = unit_seed(request.seed, unit.key)
+    book = unit.book
+    scenario = unit.scenario
+    chosen_prompt, rejected_prompt = _prompts(unit, request.method)
+    attempts: list[_Attempt] = []
+    chosen = None
+    for attempt in range(request.tries):
+        seed = base + 2 * attempt
+        text = _generate(engine, book, chosen_prompt, seed, cancel)
+        if text is None:
             return None
-    return _Outcome(chosen, rejected)
+        problem = single_text_problem(text, book, "chosen")
+        if problem is None:
+            chosen = text
+            break
+        attempts.append(_Attempt(text, None, problem, None, seed))
+    if chosen is None or rejected_prompt is None:
+        if chosen is not None:
+            attempts.append(_Attempt(chosen, None, None, None, seed))
+        return attempts
+    for attempt in range(request.tries):
+        seed = base + 2 * attempt + 1
+        text = _generate(engine, book, rejected_prompt, seed, cancel)
+        if text is None:
+            return None
+        problem, margin = pair_problem(
+            book,
+            chosen,
+            text,
+            scenario.cues if scenario else (),
+            scenario.opposite_cues if scenario else (),
+        )
+        attempts.append(_Attempt(chosen, text, problem, margin, seed))
+        if problem is None:
+            break
+    return attempts
 
 
 def _record(
     conn: sqlite3.Connection,
     unit: Unit,
-    outcome: _Outcome,
+    attempts: list[_Attempt],
     request: SynthesisRequest,
     run_id: int,
     teacher_id: str,
     profile_version: int | None,
     report: SynthesisReport,
 ) -> None:
+    """Store the unit's failed attempts with their reasons and its pair, in one transaction
+    (so an interrupted unit is redone whole on resume)."""
     scenario = unit.scenario
-    seed = unit_seed(request.seed, unit.key)
-    if outcome.rejected is None:
-        problem, margin = single_text_problem(outcome.chosen, unit.book, "chosen"), None
-    else:
-        problem, margin = pair_problem(
-            unit.book,
-            outcome.chosen,
-            outcome.rejected,
-            scenario.cues if scenario else (),
-            scenario.opposite_cues if scenario else (),
-        )
+    kept = attempts[-1] if attempts and attempts[-1].problem is None else None
     with transaction(conn):
         scenario_id = None
         if scenario is not None:
@@ -291,7 +326,9 @@ def _record(
                     "reason": scenario.reason,
                 },
             )
-        if problem is not None:
+        for attempt in attempts:
+            if attempt is kept:
+                continue
             store.add_candidate(
                 conn,
                 method=request.method,
@@ -299,16 +336,18 @@ def _record(
                 unit=unit.key,
                 book_id=unit.book.id,
                 scenario_id=scenario_id,
-                chosen=outcome.chosen,
-                rejected=outcome.rejected,
-                reason=problem,
+                chosen=attempt.chosen,
+                rejected=attempt.rejected,
+                reason=attempt.problem or "",
                 model_id=teacher_id,
-                seed=seed,
+                seed=attempt.seed,
                 template_version=prompts.TEACHER_TEMPLATE,
             )
-            report.rejected += 1
-            key = reason_kind(problem)
+            key = reason_kind(attempt.problem or "")
             report.reasons[key] = report.reasons.get(key, 0) + 1
+        report.generations += _generations(attempts)
+        if kept is None:
+            report.rejected += 1
             return
         store.add_pair(
             conn,
@@ -322,12 +361,19 @@ def _record(
                 facets=scenario.facets if scenario else (),
                 profile_version=profile_version,
                 model_id=teacher_id,
-                seed=seed,
+                seed=unit_seed(request.seed, unit.key),
                 template_version=f"{prompts.SERVE_TEMPLATE}/{prompts.TEACHER_TEMPLATE}",
                 prompt=prompts.serve_messages(unit.book),
-                chosen=outcome.chosen,
-                rejected=outcome.rejected,
-                fit_margin=margin,
+                chosen=kept.chosen,
+                rejected=kept.rejected,
+                fit_margin=kept.margin,
             ),
         )
         report.kept += 1
+
+
+def _generations(attempts: list[_Attempt]) -> int:
+    """Texts generated for a unit: every attempt wrote one, and the first pair attempt also
+    wrote the chosen text it shares with the later ones."""
+    pairs = sum(1 for a in attempts if a.rejected is not None)
+    return len(attempts) + (1 if pairs else 0)
