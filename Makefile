@@ -29,10 +29,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# The training stack (torch CPU build, transformers, TRL, PEFT, sentence embeddings) that
-# personalization and the tests need; the app itself runs without it.
+# The training stack (torch CPU build, transformers, TRL, PEFT, sentence embeddings), the GPU
+# helper service and the evaluation charts, which personalization and the tests need; the app
+# itself runs without them.
 $(VENV)/.installed-train: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -e ".[dev,train]"
+	$(BIN)/pip install -e ".[dev,train,helper,eval]"
 	touch $@
 
 install-train: $(VENV)/.installed-train

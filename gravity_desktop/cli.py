@@ -77,12 +77,17 @@ def models_verify(model_id: str | None) -> None:
 @models.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--id", "model_id", help="Id to register it under (default: from the file name).")
-def models_import(path: Path, model_id: str | None) -> None:
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    help="The Hugging Face safetensors folder the GGUF was made from; training uses it directly.",
+)
+def models_import(path: Path, model_id: str | None, weights: Path | None) -> None:
     """Import a local GGUF model after checking its header."""
     from gravity_desktop.llm.model_files import import_model
 
     with opened() as ctx:
-        record = import_model(ctx.paths, ctx.conn, path, model_id)
+        record = import_model(ctx.paths, ctx.conn, path, model_id, weights)
     click.echo(f"imported {record.id}: {record.name} ({record.arch}, {record.size} bytes)")
 
 
@@ -595,6 +600,7 @@ def describe(book: str, method: str, seed: int | None, stream: bool, no_adapter:
 @click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--beta", type=float, default=0.1, show_default=True)
 @click.option("--json-progress", is_flag=True, help="Print the worker's JSON progress lines.")
+@click.option("--helper", "helper_url", metavar="URL", help="Train on this GPU helper.")
 def train(
     method: str,
     epochs: int,
@@ -603,6 +609,7 @@ def train(
     rank: int,
     beta: float,
     json_progress: bool,
+    helper_url: str | None,
 ) -> None:
     """Fine-tune a LoRA on your pairs (DPO, or SFT) in a worker process and activate it."""
     from gravity_desktop.training.config import TrainConfig
@@ -634,6 +641,14 @@ def train(
             )
         elif kind == "base_ready":
             click.echo("trainable base ready", err=True)
+        elif kind == "uploading":
+            click.echo(f"sending the base model ({event['bytes'] / 1e6:.0f} MB)", err=True)
+        elif kind == "accepted":
+            click.echo(f"the helper took job {event['job']} ({event['pairs']} pairs)", err=True)
+        elif kind == "start" and event.get("device"):
+            click.echo(f"training on {event['device']}", err=True)
+        elif kind == "downloading":
+            click.echo("\nfetching the adapter from the helper", err=True)
         elif kind == "resume":
             click.echo(f"resuming from {event['checkpoint']}", err=True)
         elif kind == "restart":
@@ -644,7 +659,7 @@ def train(
             )
 
     with opened() as ctx:
-        result = run_training(ctx, config, on_event=show)
+        result = run_training(ctx, config, on_event=show, helper=helper_url)
     click.echo("", err=True)
     click.echo(result.message)
 
@@ -696,6 +711,270 @@ def adapters_rollback() -> None:
     with opened() as ctx:
         restored = rollback(ctx)
     click.echo(f"active adapter: {restored or 'none (base model)'}")
+
+
+@cli.group()
+def data() -> None:
+    """Your data: export it to one archive, or delete all of it."""
+
+
+@data.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+def data_export(file: Path) -> None:
+    """Write answers, profiles, reading history, pairs, feedback and adapters to FILE.zip."""
+    from gravity_desktop.data_archive import export_data, format_size
+
+    with opened() as ctx:
+        report = export_data(ctx.paths, ctx.conn, file)
+    counts = ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in report.counts.items())
+    click.echo(f"wrote {report.path} ({format_size(report.size)}): {counts}")
+    click.echo("model weights are not included; they can be downloaded or imported again")
+
+
+@data.command("delete")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+def data_delete(yes: bool) -> None:
+    """Delete everything in the data folder: answers, history, pairs, adapters, models."""
+    from gravity_desktop.config import Paths, data_root
+    from gravity_desktop.data_archive import data_entries, delete_data
+
+    where = Paths(data_root())  # not paths(): that would create folders only to delete them
+    entries = data_entries(where.root)
+    if not entries:
+        click.echo(f"nothing to delete in {where.root}")
+        return
+    click.echo(f"This deletes everything in {where.root}:")
+    for entry in entries:
+        click.echo(f"  {entry.describe()}")
+    if not yes:
+        click.confirm("Delete all of it? This cannot be undone", abort=True)
+    for entry in delete_data(where):
+        click.echo(f"removed {entry.describe()}")
+
+
+@cli.group()
+def helper() -> None:
+    """The opt-in GPU helper: train on another machine (docs/gpu-helper.md)."""
+
+
+def _remembered_ca_cert(url: str, ca_cert: Path | None) -> Path | None:
+    from gravity_desktop.config import Settings, paths
+    from gravity_desktop.training.helper_access import ca_cert_for
+
+    return ca_cert or ca_cert_for(Settings.load(paths()), url)
+
+
+@helper.command("test")
+@click.argument("url")
+@click.option("--ca-cert", type=click.Path(path_type=Path), help="Trust this certificate.")
+def helper_test(url: str, ca_cert: Path | None) -> None:
+    """Check that the helper at URL answers and accepts the stored token."""
+    from gravity_desktop.training.helper_access import load_token
+    from gravity_desktop.training.helper_client import check_connection
+
+    report = check_connection(url, load_token(url), _remembered_ca_cert(url, ca_cert))
+    click.echo(f"OK: {report.describe()}")
+
+
+@helper.command("login")
+@click.argument("url")
+@click.option("--token-file", type=click.Path(path_type=Path), help="Read the token from a file.")
+@click.option(
+    "--ca-cert", type=click.Path(path_type=Path), help="Trust this (self-signed) certificate."
+)
+def helper_login(url: str, token_file: Path | None, ca_cert: Path | None) -> None:
+    """Test the helper at URL, keep its token in the system keyring and opt in to it."""
+    from gravity_desktop.config import Settings, paths
+    from gravity_desktop.training.helper_access import (
+        WHAT_IS_SENT,
+        remember_helper,
+        store_token,
+    )
+    from gravity_desktop.training.helper_client import check_connection
+
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"{token_file}: cannot read the token ({exc})") from exc
+    else:
+        token = click.prompt("Token", hide_input=True).strip()
+    report = check_connection(url, token, ca_cert)
+    store_token(url, token)
+    where = paths()
+    choice = remember_helper(where, Settings.load(where), url, enabled=True, ca_cert=ca_cert)
+    click.echo(f"OK: {report.describe()}")
+    click.echo(f"token kept in the keyring; train there with: gravity train --helper {choice.url}")
+    click.echo(WHAT_IS_SENT)
+
+
+@helper.command("logout")
+@click.argument("url")
+def helper_logout(url: str) -> None:
+    """Forget the helper at URL: its token in the keyring and the opt-in."""
+    from gravity_desktop.config import Settings, paths
+    from gravity_desktop.training.helper_access import (
+        forget_helper,
+        forget_token,
+        helper_choice,
+        normalize_url,
+    )
+
+    had_token = forget_token(url)
+    where = paths()
+    settings = Settings.load(where)
+    choice = helper_choice(settings)
+    if choice is not None and choice.url == normalize_url(url):
+        forget_helper(where, settings)
+    done = "token removed" if had_token else "no token was stored"
+    click.echo(f"{normalize_url(url)}: {done}")
+
+
+@cli.group()
+def pack() -> None:
+    """The training pack that installed apps use for personalization (docs/installers.md)."""
+
+
+@pack.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def pack_status(as_json: bool) -> None:
+    """Say whether training can run here, and with what."""
+    from gravity_desktop import packs
+
+    found = packs.installed_pack()
+    here = not packs.frozen() or packs.training_stack_here()
+    if as_json:
+        _print_json({
+            "frozen": packs.frozen(), "training_stack_here": here,
+            "pack": found.as_json() if found else None, "expected": packs.archive_name(),
+        })  # fmt: skip
+    elif found:
+        click.echo(f"training pack {found.version} ({found.platform}) in {found.root}")
+    elif here:
+        click.echo("training runs with this Python environment (make install-train)")
+    else:
+        click.echo(packs.missing_pack_message())
+
+
+@pack.command("install")
+@click.argument("archive", type=click.Path(path_type=Path))
+def pack_install(archive: Path) -> None:
+    """Unpack the training pack ARCHIVE (.tar.gz or .zip) into the data folder."""
+    from gravity_desktop import packs
+
+    installed = packs.install_pack(archive)
+    click.echo(f"training pack {installed.version} installed in {installed.root}")
+
+
+@pack.command("remove")
+def pack_remove() -> None:
+    """Delete the installed training pack (adapters and other data stay)."""
+    from gravity_desktop import packs
+
+    click.echo("training pack removed" if packs.remove_pack() else "no training pack installed")
+
+
+@cli.command("eval")
+@click.option("--users", type=click.IntRange(1, 100_000), default=400, show_default=True)
+@click.option("--countries", default="US,BR,JP,IN", show_default=True, help="ISO codes.")
+@click.option("--books-per-user", type=click.IntRange(1, 50), default=2, show_default=True)
+@click.option(
+    "--methods", default="base,prompt,sft,naive,gravity", show_default=True, help="Comma list."
+)
+@click.option(
+    "--judge",
+    "judges",
+    multiple=True,
+    help="embedding or llm:MODEL_ID, repeatable [default: embedding and llm:<default model>].",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--adapters",
+    type=click.Choice(["country", "reader", "all"]),
+    default="country",
+    show_default=True,
+    help="One adapter per country cohort, per reader, or for all readers.",
+)
+@click.option("--pairs-per-adapter", type=click.IntRange(6, 100_000), default=6, show_default=True)
+@click.option("--scenarios-per-book", type=click.IntRange(1, 20), default=4, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 50), default=1, show_default=True)
+@click.option("--helper", "helper_url", metavar="URL", help="Train the adapters on a GPU helper.")
+@click.option(
+    "--threads",
+    type=click.IntRange(0, 256),
+    default=1,
+    show_default=True,
+    help="llama.cpp threads for generating and judging (0: every core).",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
+def evaluate(
+    users: int,
+    countries: str,
+    books_per_user: int,
+    methods: str,
+    judges: tuple[str, ...],
+    seed: int,
+    adapters: str,
+    pairs_per_adapter: int,
+    scenarios_per_book: int,
+    epochs: int,
+    helper_url: str | None,
+    threads: int,
+    out: Path,
+) -> None:
+    """Evaluate the methods on simulated readers (resumable: rerun the same command)."""
+    import sys
+    import time
+
+    from gravity_desktop.evaluation import options as eval_options
+    from gravity_desktop.evaluation.progress import progress_line
+    from gravity_desktop.evaluation.runner import interrupt_cancels, run_evaluation
+    from gravity_desktop.llm.engine import CancelToken
+
+    use_embedding, model_ids = eval_options.parse_judges(
+        list(judges) or eval_options.default_judges()
+    )
+    options = eval_options.EvalOptions(
+        users=users,
+        countries=tuple(c.strip().upper() for c in countries.split(",") if c.strip()),
+        books_per_user=books_per_user,
+        methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+        seed=seed,
+        adapters=adapters,
+        pairs_per_adapter=pairs_per_adapter,
+        scenarios_per_book=scenarios_per_book,
+        epochs=epochs,
+    )
+    terminal = sys.stderr.isatty()
+    last = {"stage": "", "at": 0.0}
+
+    def show(progress) -> None:
+        line = progress_line(progress)
+        if terminal:
+            click.echo(f"\r{line[:160]:160}", nl=False, err=True)
+        elif progress.stage != last["stage"] or time.monotonic() - last["at"] > 30:
+            click.echo(line, err=True)  # a log gets stage changes and a line every 30 s
+            last["stage"], last["at"] = progress.stage, time.monotonic()
+
+    cancel = CancelToken()
+    with interrupt_cancels(cancel):
+        outcome = run_evaluation(
+            out,
+            options,
+            use_embedding=use_embedding,
+            llm_models=eval_options.resolve_llm_judges(model_ids),
+            progress=show,
+            cancel=cancel,
+            helper=eval_options.helper_target(helper_url) if helper_url else None,
+            threads=threads,
+        )
+    click.echo("", err=True)
+    if outcome.stopped:
+        click.echo(f"stopped; run the same command again to resume ({outcome.out}/state.json)")
+        raise SystemExit(130)
+    for line in outcome.headline:
+        click.echo(line)
+    click.echo(f"report: {outcome.out / 'report.md'}")
 
 
 main = cli

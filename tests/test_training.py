@@ -99,6 +99,29 @@ def test_cancel_then_resume_from_checkpoint(reader_with_pairs) -> None:
     assert resumed.adapter_id is not None
 
 
+def test_a_corrupt_checkpoint_is_reported_and_training_starts_clean(reader_with_pairs) -> None:
+    cancel = CancelToken()
+
+    def stop_after_first_step(event: dict) -> None:
+        if event["event"] == "progress":
+            cancel.cancel()
+
+    config = TrainConfig(epochs=2, batch_size=2, learning_rate=5e-4, max_length=256, save_every=1)
+    with opened() as ctx:
+        assert run_training(ctx, config, on_event=stop_after_first_step, cancel=cancel).cancelled
+        checkpoints = list((ctx.paths.root / "training").glob("*/checkpoints/checkpoint-*"))
+        assert checkpoints
+        for checkpoint in checkpoints:
+            for file in checkpoint.iterdir():
+                if file.is_file():
+                    file.write_bytes(b"\x00garbage")
+        events: list[dict] = []
+        result = run_training(ctx, config, on_event=events.append)
+        assert any(e["event"] == "restart" for e in events)
+        assert not result.resumed and "started clean because" in result.message
+        assert adapter_store.active(ctx.conn).id == result.adapter_id
+
+
 def test_killed_worker_leaves_the_last_good_adapter_active(reader_with_pairs, monkeypatch) -> None:
     with opened() as ctx:
         first = run_training(ctx, FAST)
@@ -116,6 +139,27 @@ def test_killed_worker_leaves_the_last_good_adapter_active(reader_with_pairs, mo
         run_training(ctx, TrainConfig(epochs=3, batch_size=2, seed=5, save_every=1))
     with opened() as ctx:
         assert adapter_store.active(ctx.conn).id == first.adapter_id
+
+
+def test_imported_hugging_face_weights_are_trained_directly(reader_with_pairs, tmp_path) -> None:
+    from gravity_desktop.llm.model_files import import_model
+    from gravity_desktop.llm.registry import find_model
+
+    with opened() as ctx:  # the prepared base is a Hugging Face folder of this very model
+        bundled = find_model(ctx.paths, ctx.conn, None).path
+        cache = ctx.paths.root / "trainable-base"
+        if not cache.is_dir() or not any(cache.iterdir()):
+            run_training(ctx, FAST)
+        prepared = next(p for p in cache.iterdir() if (p / "config.json").is_file())
+        shutil.copytree(prepared, tmp_path / "hf")
+        shutil.rmtree(cache)
+        mine = import_model(ctx.paths, ctx.conn, bundled, "mine", tmp_path / "hf")
+        events: list[dict] = []
+        result = run_training(ctx, FAST, on_event=events.append, model_id="mine")
+    ready = next(e for e in events if e["event"] == "base_ready")
+    assert ready["path"] == str(mine.trainable_path)
+    assert not cache.exists()  # nothing was dequantized
+    assert result.adapter_id is not None
 
 
 def test_too_few_pairs_is_a_clear_message() -> None:

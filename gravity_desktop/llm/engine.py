@@ -119,10 +119,19 @@ class Engine:
             kwargs["lora_path"] = str(self.adapter_info.path)
             kwargs["lora_scale"] = self.adapter_scale
         try:
-            return Llama(**kwargs)
+            llama = Llama(**kwargs)
         except (ValueError, RuntimeError) as exc:
             what = self.adapter_info.path if self.adapter_info else self.model_info.path
             raise ModelFileError(f"{what}: llama.cpp could not load it ({exc})") from exc
+        # llama.cpp returns a NULL adapter for tensors that do not fit the model, and
+        # llama-cpp-python then serves the bare model without a word; refuse instead.
+        if self.adapter_info is not None and not llama._lora_adapter:
+            llama.close()
+            raise ModelFileError(
+                f"{self.adapter_info.path}: llama.cpp rejected the adapter (its tensors do not"
+                f" fit {self.model_info.path.name})"
+            )
+        return llama
 
     @property
     def description(self) -> str:

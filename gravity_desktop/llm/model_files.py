@@ -17,6 +17,7 @@ from gravity_desktop.config import Paths
 from gravity_desktop.errors import ChecksumMismatch, UserError
 from gravity_desktop.llm import registry
 from gravity_desktop.llm.gguf_file import inspect, sha256_of
+from gravity_desktop.llm.hf_weights import check_weights, install_weights
 from gravity_desktop.store import installed_models
 from gravity_desktop.store.installed_models import InstalledModel
 
@@ -24,14 +25,23 @@ Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
 def import_model(
-    where: Paths, conn: sqlite3.Connection, source: Path, model_id: str | None = None
+    where: Paths,
+    conn: sqlite3.Connection,
+    source: Path,
+    model_id: str | None = None,
+    weights: Path | None = None,
 ) -> InstalledModel:
-    """Copy a GGUF into the data dir after checking its header, and record it."""
+    """Copy a GGUF into the data dir after checking its header, and record it.
+
+    `weights` is the Hugging Face safetensors folder the GGUF was made from; training then
+    starts from it instead of dequantizing the GGUF (llm/hf_weights.py).
+    """
     info = inspect(source)
     model_id = model_id or _slug(source.stem)
     known = {m.id for m in registry.load_registry()}
     if model_id in known:
         raise UserError(f"id {model_id!r} belongs to a registry model; choose another with --id")
+    checked = check_weights(weights, source) if weights is not None else None
     target = where.models / model_id / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
@@ -40,6 +50,7 @@ def import_model(
     except OSError:
         shutil.copyfile(source, partial)
     digest = sha256_of(partial)
+    trainable = install_weights(checked, target.parent / "hf") if checked else None
     os.replace(partial, target)
     record = InstalledModel(
         id=model_id,
@@ -49,6 +60,7 @@ def import_model(
         source=f"import:{source}",
         arch=info.architecture,
         name=info.name,
+        trainable_path=trainable,
     )
     installed_models.upsert(conn, record)
     return record

@@ -63,6 +63,7 @@ class ModelStatus:
     installed: bool
     sha256: str  # the expected sha256 (registry, or recorded at download/import)
     size: int
+    trainable_path: Path | None = None  # Hugging Face weights imported with it, if any
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -78,6 +79,7 @@ class ModelStatus:
             "chat_format": self.entry.chat_format,
             "context_length": self.entry.context_length,
             "path": str(self.path) if self.path else None,
+            "trainable_weights": str(self.trainable_path) if self.trainable_path else None,
         }
 
 
@@ -201,6 +203,7 @@ def list_models(where: Paths, conn: sqlite3.Connection) -> list[ModelStatus]:
                 installed=record.path.is_file(),
                 sha256=record.sha256,
                 size=record.size,
+                trainable_path=record.trainable_path,
             )
         )
     return statuses

@@ -16,15 +16,27 @@ class InstalledModel:
     source: str
     arch: str
     name: str
+    # The model's Hugging Face safetensors folder, when the reader imported one (hf_weights.py).
+    trainable_path: Path | None = None
 
 
 def upsert(conn: sqlite3.Connection, model: InstalledModel) -> None:
     conn.execute(
-        "INSERT INTO installed_model (id, path, sha256, size, source, arch, name)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO installed_model (id, path, sha256, size, source, arch, name, trainable_path)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(id) DO UPDATE SET path=excluded.path, sha256=excluded.sha256,"
-        " size=excluded.size, source=excluded.source, arch=excluded.arch, name=excluded.name",
-        (model.id, str(model.path), model.sha256, model.size, model.source, model.arch, model.name),
+        " size=excluded.size, source=excluded.source, arch=excluded.arch, name=excluded.name,"
+        " trainable_path=excluded.trainable_path",
+        (
+            model.id,
+            str(model.path),
+            model.sha256,
+            model.size,
+            model.source,
+            model.arch,
+            model.name,
+            str(model.trainable_path) if model.trainable_path else None,
+        ),
     )
 
 
@@ -47,4 +59,5 @@ def _from_row(row: sqlite3.Row) -> InstalledModel:
         source=row["source"],
         arch=row["arch"],
         name=row["name"],
+        trainable_path=Path(row["trainable_path"]) if row["trainable_path"] else None,
     )

@@ -219,4 +219,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        6,
+        "Hugging Face weights imported beside a GGUF, trained on directly",
+        """
+        ALTER TABLE installed_model ADD COLUMN trainable_path TEXT;
+        """,
+    ),
 )

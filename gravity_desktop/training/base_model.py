@@ -6,6 +6,10 @@ carries the GGUF quantization markers (`config.quantization_config`, `hf_quantiz
 Trainer refuses to train a model it believes is quantized. Since the tensors are ordinary float32
 parameters, we drop the markers and save a regular safetensors checkpoint; from then on the base
 loads and trains like any Hugging Face model. The checkpoint is cached per GGUF sha256.
+
+A model imported together with the Hugging Face safetensors folder it was made from
+(`gravity models import FILE.gguf --weights DIR`, checked in llm/hf_weights.py) needs none of
+this: training starts from those original weights.
 """
 
 from __future__ import annotations
@@ -24,8 +28,13 @@ def cached_base(cache_root: Path, gguf_sha256: str) -> Path | None:
     return folder if (folder / MARKER).is_file() else None
 
 
-def prepare_trainable_base(gguf: Path, cache_root: Path) -> Path:
-    """The cached trainable copy of `gguf`, preparing it on first use."""
+def prepare_trainable_base(gguf: Path, cache_root: Path, weights: Path | None = None) -> Path:
+    """The imported `weights` folder when there is one, else the cached trainable copy of
+    `gguf`, prepared on first use."""
+    if weights is not None:
+        if not (weights / "config.json").is_file():
+            raise FileNotFoundError(f"{weights}: the imported weights are missing")
+        return weights
     digest = sha256_of(gguf)
     found = cached_base(cache_root, digest)
     if found is not None:

@@ -1,7 +1,8 @@
 """The training worker: LoRA + DPO (or SFT) with TRL on the prepared base, JSON progress lines.
 
 Run as `python -m gravity_desktop.training.dpo_worker JOB_DIR`. JOB_DIR holds `job.json`
-(base GGUF, cache folder, TrainConfig) and the data (`train.jsonl`). Every line printed is one JSON
+(base GGUF, cache folder, TrainConfig, and `device`: "cpu" (the default), "cuda", or "auto" for CUDA
+when torch sees a GPU) and the data (`train.jsonl`). Every line printed is one JSON
 event: start, base_ready, resume or restart, progress (step, loss, reward accuracy, margin, ETA),
 then done, cancelled or error. SIGTERM or SIGINT stop training at the next step after saving a
 checkpoint; the next run of the same job resumes from the last checkpoint.
@@ -48,9 +49,14 @@ def run(job_dir: Path, job: dict) -> int:
     from gravity_desktop.training.config import TrainConfig
 
     config = TrainConfig.from_json(job["config"])
-    emit("start", method=config.method)
+    device = choose_device(torch, str(job.get("device", "cpu")))
+    gpu = {"gpu": torch.cuda.get_device_name()} if device == "cuda" else {}
+    emit("start", method=config.method, device=device, **gpu)
     torch.manual_seed(config.seed)
-    base = prepare_trainable_base(Path(job["base_gguf"]), Path(job["cache_root"]))
+    weights = job.get("trainable_weights")
+    base = prepare_trainable_base(
+        Path(job["base_gguf"]), Path(job["cache_root"]), Path(weights) if weights else None
+    )
     emit("base_ready", path=str(base))
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
@@ -76,7 +82,7 @@ def run(job_dir: Path, job: dict) -> int:
         "save_steps": config.save_every,
         "save_total_limit": 2,
         "report_to": [],
-        "use_cpu": True,
+        "use_cpu": device == "cpu",
         "seed": config.seed,
         "max_length": config.max_length,
         "disable_tqdm": True,
@@ -154,6 +160,18 @@ def run(job_dir: Path, job: dict) -> int:
     emit("done", peft=str(out), steps=trainer.state.global_step,
          seconds=round(time.perf_counter() - started, 1))  # fmt: skip
     return 0
+
+
+def choose_device(torch: object, wanted: str) -> str:
+    """The device to train on; asking for CUDA where torch sees no GPU fails instead of crawling."""
+    available = torch.cuda.is_available()
+    if wanted == "auto":
+        return "cuda" if available else "cpu"
+    if wanted == "cuda" and not available:
+        raise RuntimeError("CUDA was asked for but torch sees no GPU (torch.cuda.is_available())")
+    if wanted not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {wanted!r} (cpu, cuda or auto)")
+    return wanted
 
 
 def _last_checkpoint(folder: Path) -> Path | None:

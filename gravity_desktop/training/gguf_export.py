@@ -16,10 +16,11 @@ import re
 from pathlib import Path
 
 import numpy as np
-from gguf import GGUFReader, GGUFWriter
+from gguf import GGUFWriter
 from safetensors.numpy import load_file
 
 from gravity_desktop.errors import UserError
+from gravity_desktop.llm.gguf_file import read_header
 
 # transformers module path -> llama.cpp tensor name, for llama-family decoders.
 MODULES = {
@@ -48,12 +49,8 @@ def permute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
 
 
 def base_facts(base_gguf: Path) -> dict[str, object]:
-    reader = GGUFReader(base_gguf)
-
-    def field(key: str) -> object | None:
-        found = reader.get_field(key)
-        return None if found is None else found.contents()
-
+    header = read_header(base_gguf)
+    field = header.fields.get
     arch = str(field("general.architecture"))
     return {
         "arch": arch,
@@ -61,7 +58,7 @@ def base_facts(base_gguf: Path) -> dict[str, object]:
         "n_head_kv": int(
             field(f"{arch}.attention.head_count_kv") or field(f"{arch}.attention.head_count")
         ),
-        "tensors": {t.name for t in reader.tensors},
+        "tensors": {t.name for t in header.tensors},
     }
 
 

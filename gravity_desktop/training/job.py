@@ -8,28 +8,27 @@
    that its held-out reward accuracy (through llama.cpp) is not below the active adapter's, then
    make it active in one transaction. Anything failing before that leaves the active adapter as it
    was.
+
+With a GPU helper (`run_training(..., helper=URL)`, docs/gpu-helper.md) steps 2 and the export run
+on the helper, with the same worker and exporter; the adapter comes back with its sha256 and takes
+step 3 here, the same check and activation as a local one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gravity_desktop.app_context import Context
 from gravity_desktop.errors import UserError
 from gravity_desktop.gravity.methods import training_pairs
-from gravity_desktop.gravity.pairs_io import export_pairs
+from gravity_desktop.gravity.pairs_io import export_pairs, pair_record
 from gravity_desktop.llm.engine import CancelToken, Engine
 from gravity_desktop.llm.gguf_file import sha256_of
 from gravity_desktop.llm.registry import find_model, require_file
@@ -39,8 +38,7 @@ from gravity_desktop.store.pairs import Pair
 from gravity_desktop.training.config import MIN_PAIRS, TrainConfig
 from gravity_desktop.training.gguf_export import export_adapter
 from gravity_desktop.training.heldout import HeldoutScore, heldout_score, reference_logprobs
-
-Event = dict[str, object]
+from gravity_desktop.training.worker_process import Event, WorkerFailed, run_worker
 
 
 @dataclass(frozen=True)
@@ -88,18 +86,40 @@ def _job_dir(ctx: Context, base_sha: str, config: TrainConfig, train: list[Pair]
     return ctx.paths.root / "training" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one training run learns from: the base model, the settings and the split pairs."""
+
+    model_id: str
+    base_gguf: Path
+    base_sha: str
+    config: TrainConfig
+    train: list[Pair]
+    heldout: list[Pair]
+
+
 def run_training(
     ctx: Context,
     config: TrainConfig,
     on_event: Callable[[Event], None] | None = None,
     cancel: CancelToken | None = None,
     model_id: str | None = None,
+    helper: str | None = None,
 ) -> TrainingResult:
+    """Train on this computer, or on the GPU helper at the URL `helper`; check, then activate."""
     model = find_model(ctx.paths, ctx.conn, model_id or ctx.settings.serve_model or None)
     base_gguf = require_file(model)
     pairs = training_pairs(ctx.conn, config.method)
     train, heldout = split_pairs(pairs, config)
     base_sha = model.sha256 or sha256_of(base_gguf)
+    plan = Plan(model.entry.id, base_gguf, base_sha, config, train, heldout)
+    if helper is not None:
+        if model.trainable_path is not None:
+            raise UserError(
+                f"{model.entry.id} trains from imported Hugging Face weights, which the GPU helper"
+                " cannot receive yet; train it on this computer (without the helper)"
+            )
+        return _train_on_helper(ctx, plan, helper, on_event, cancel)
     job = _job_dir(ctx, base_sha, config, train)
     resumed = (job / "checkpoints").is_dir() and any((job / "checkpoints").iterdir())
     try:
@@ -111,6 +131,9 @@ def run_training(
                 {
                     "base_gguf": str(base_gguf),
                     "cache_root": str(ctx.paths.root / "trainable-base"),
+                    "trainable_weights": (
+                        str(model.trainable_path) if model.trainable_path else None
+                    ),
                     "config": config.as_json(),
                 },
                 indent=2,
@@ -119,86 +142,104 @@ def run_training(
         )
     except OSError as exc:
         raise UserError(f"cannot write the training job to {job}: {exc.strerror}") from exc
-    outcome = _run_worker(job, on_event, cancel)
+    restarts: list[str] = []
+
+    def relay(event: Event) -> None:
+        if event.get("event") == "restart":  # the checkpoint could not be read
+            restarts.append(str(event.get("reason", "")))
+        if on_event is not None:
+            on_event(event)
+
+    try:
+        outcome = run_worker(job, relay, (lambda: cancel.cancelled) if cancel else None)
+    except WorkerFailed as exc:
+        raise UserError(f"training failed: {exc}; the active adapter is unchanged") from exc
+    resumed = resumed and not restarts
     if outcome == "cancelled":
         stopped = "training stopped; run it again to resume from the last checkpoint"
         return TrainingResult(None, False, resumed, True, None, None, stopped)
-    return _finish(
-        ctx, model.entry.id, base_gguf, base_sha, config, job, train, heldout, resumed, on_event
-    )
+    adapter_id, partial = _new_adapter_file(ctx, config)
+    try:
+        export_adapter(job / "peft", base_gguf, partial)
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        raise UserError(
+            f"the trained adapter failed its check ({exc}); nothing was activated"
+        ) from exc
+    result = _check_and_activate(ctx, plan, adapter_id, partial, "local", resumed, on_event)
+    shutil.rmtree(job, ignore_errors=True)
+    if restarts:
+        started_clean = f"; started clean because {restarts[0]}"
+        result = replace(result, message=result.message + started_clean)
+    return result
 
 
-def _run_worker(
-    job: Path, on_event: Callable[[Event], None] | None, cancel: CancelToken | None
-) -> str:
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gravity_desktop.training.dpo_worker", str(job)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    error = ""
-    state = {"stopping": False}
-
-    def watch_cancel() -> None:
-        while process.poll() is None:
-            if cancel is not None and cancel.cancelled and not state["stopping"]:
-                state["stopping"] = True
-                process.send_signal(signal.SIGTERM)
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=watch_cancel, daemon=True)
-    watcher.start()
-    assert process.stdout is not None
-    outcome = "failed"
-    for line in process.stdout:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if on_event is not None:
-            on_event(event)
-        kind = event.get("event")
-        if kind == "done":
-            outcome = "done"
-        elif kind == "cancelled":
-            outcome = "cancelled"
-        elif kind == "error":
-            error = str(event.get("message", ""))
-    _, stderr = process.communicate()
-    watcher.join(timeout=1)
-    if outcome == "done" and process.returncode == 0:
-        return "done"
-    if outcome == "cancelled" or (state["stopping"] and process.returncode != 0):
-        return "cancelled"
-    if not error:
-        tail = [line for line in (stderr or "").splitlines() if line.strip()][-1:]
-        error = tail[0] if tail else f"the worker exited with status {process.returncode}"
-    if "No module named" in error:
-        error += " (the training stack is not installed: run `make install-train`)"
-    raise UserError(f"training failed: {error}; the active adapter is unchanged")
+def _helper_record(pair: Pair) -> dict[str, object]:
+    """What the helper receives of a pair: its prompt and texts, none of its provenance."""
+    record = pair_record(pair)
+    record.pop("metadata", None)
+    return record
 
 
-def _finish(
+def _train_on_helper(
     ctx: Context,
-    model_id: str,
-    base_gguf: Path,
-    base_sha: str,
-    config: TrainConfig,
-    job: Path,
-    train: list[Pair],
-    heldout: list[Pair],
+    plan: Plan,
+    url: str,
+    on_event: Callable[[Event], None] | None,
+    cancel: CancelToken | None,
+) -> TrainingResult:
+    """Train on the GPU helper, then check and activate the adapter exactly as after local training.
+
+    Only the training pairs (oversampled as locally), the settings and the base model (or just its
+    sha256 when the helper has it) are sent; the held-out pairs stay here for the check.
+    """
+    from gravity_desktop.training.helper_access import ca_cert_for
+    from gravity_desktop.training.helper_client import HelperError, connected
+
+    records = [_helper_record(p) for p in _oversampled(plan.train, plan.config.feedback_weight)]
+    adapter_id, partial = _new_adapter_file(ctx, plan.config)
+    should_stop = (lambda: cancel.cancelled) if cancel else None
+    try:
+        with connected(url, ca_cert_for(ctx.settings, url)) as client:
+            job_id = client.submit(
+                plan.base_gguf, plan.base_sha, plan.config.as_json(), records, on_event
+            )
+            try:
+                sha256 = client.follow(job_id, on_event, should_stop)
+                if sha256 is None:
+                    stopped = "training on the GPU helper stopped; its data there is deleted"
+                    return TrainingResult(None, False, False, True, None, None, stopped)
+                if on_event is not None:
+                    on_event({"event": "downloading"})
+                client.download_adapter(job_id, sha256, partial)
+            finally:
+                client.delete(job_id)  # at once, whatever the helper's retention
+    except HelperError as exc:
+        raise HelperError(
+            f"{exc}; nothing was activated, and training on this computer is still available"
+        ) from exc
+    return _check_and_activate(ctx, plan, adapter_id, partial, "helper", False, on_event)
+
+
+def _new_adapter_file(ctx: Context, config: TrainConfig) -> tuple[str, Path]:
+    """A new adapter's id and the temporary name it has until it passes its check."""
+    adapter_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{config.method}"
+    final = ctx.paths.adapters / f"{adapter_id}.gguf"
+    return adapter_id, final.with_name(final.name + ".partial")
+
+
+def _check_and_activate(
+    ctx: Context,
+    plan: Plan,
+    adapter_id: str,
+    partial: Path,
+    source: str,
     resumed: bool,
     on_event: Callable[[Event], None] | None,
 ) -> TrainingResult:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    adapter_id = f"{stamp}-{config.method}"
-    final = ctx.paths.adapters / f"{adapter_id}.gguf"
-    partial = final.with_name(final.name + ".partial")
+    """Load the adapter in llama.cpp, score it on the held-out pairs, keep it, maybe activate it."""
+    config, heldout, base_gguf = plan.config, plan.heldout, plan.base_gguf
     try:
-        export_adapter(job / "peft", base_gguf, partial)
         policy = Engine(base_gguf, adapter_path=partial, n_ctx=1024, scoring=True)
     except Exception as exc:
         partial.unlink(missing_ok=True)
@@ -213,7 +254,7 @@ def _finish(
     policy.close()
     previous = adapter_store.active(ctx.conn)
     previous_score = None
-    if previous is not None and previous.base_sha256 == base_sha and previous.path.is_file():
+    if previous is not None and previous.base_sha256 == plan.base_sha and previous.path.is_file():
         engine = Engine(base_gguf, adapter_path=previous.path, n_ctx=1024, scoring=True)
         previous_score = heldout_score(engine, heldout, reference, config.beta)
         engine.close()
@@ -223,21 +264,23 @@ def _finish(
         f"not activated: held-out accuracy {score.accuracy:.2f} is below the active adapter's"
         f" {previous_score.accuracy:.2f}"
     )  # fmt: skip
+    final = partial.with_name(partial.name.removesuffix(".partial"))
     partial.replace(final)
     record = adapter_store.Adapter(
-        id=adapter_id, path=final, sha256=sha256_of(final), base_model=model_id,
-        base_sha256=base_sha, method=config.method, pairs=len(train), heldout_pairs=len(heldout),
-        heldout_accuracy=score.accuracy, heldout_margin=score.margin,
-        config_json=json.dumps(config.as_json()), source="local", note=note, created_at="",
+        id=adapter_id, path=final, sha256=sha256_of(final), base_model=plan.model_id,
+        base_sha256=plan.base_sha, method=config.method, pairs=len(plan.train),
+        heldout_pairs=len(heldout), heldout_accuracy=score.accuracy, heldout_margin=score.margin,
+        config_json=json.dumps(config.as_json()), source=source, note=note, created_at="",
     )  # fmt: skip
     with transaction(ctx.conn):
         adapter_store.add(ctx.conn, record)
         if activate:
             adapter_store.activate(ctx.conn, adapter_id)
-    shutil.rmtree(job, ignore_errors=True)
+    where = " on the GPU helper" if source == "helper" else ""
     message = (
-        f"adapter {adapter_id} trained on {len(train)} pairs; held-out reward accuracy through"
-        f" llama.cpp {score.accuracy:.2f} (margin {score.margin:+.3f}) on {len(heldout)} pairs"
+        f"adapter {adapter_id} trained{where} on {len(plan.train)} pairs; held-out reward accuracy"
+        f" through llama.cpp {score.accuracy:.2f} (margin {score.margin:+.3f}) on {len(heldout)}"
+        " pairs"
     )
     if previous_score is not None:
         message += f"; the previous adapter had {previous_score.accuracy:.2f}"

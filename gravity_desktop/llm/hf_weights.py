@@ -1,0 +1,113 @@
+"""The Hugging Face safetensors weights a served GGUF was made from, kept for training.
+
+A quantized GGUF can be trained only after transformers dequantizes it (training/base_model.py),
+which costs time and learns against rounded weights. A reader who has the original model folder
+(config.json, *.safetensors, the tokenizer) can import it beside the GGUF; training then starts
+from those weights directly. The folder is checked against the GGUF so that an adapter is never
+trained on one model and served on another, and only safetensors, JSON and tokenizer files are
+taken (never pickled weights, which can run code when loaded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from gravity_desktop.errors import UserError
+
+# What transformers needs to load a model and its tokenizer; nothing that is unpickled.
+KEPT_SUFFIXES = (".safetensors", ".json", ".txt", ".model", ".jinja")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+
+
+@dataclass(frozen=True)
+class WeightsCheck:
+    architecture: str
+    layers: int
+    hidden_size: int
+    files: tuple[Path, ...]
+
+
+def _gguf_shape(gguf: Path) -> tuple[str, int, int, int]:
+    """(architecture, layers, hidden size, vocabulary size) from the GGUF's metadata."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(gguf)
+
+    def field(key: str) -> object | None:
+        found = reader.get_field(key)
+        return None if found is None else found.contents()
+
+    arch = str(field("general.architecture"))
+    tokens = reader.get_field("tokenizer.ggml.tokens")
+    return (
+        arch,
+        int(field(f"{arch}.block_count") or 0),
+        int(field(f"{arch}.embedding_length") or 0),
+        len(tokens.data) if tokens is not None else 0,
+    )
+
+
+def check_weights(folder: Path, gguf: Path) -> WeightsCheck:
+    """Check that `folder` holds loadable safetensors weights of the model in `gguf`."""
+    from safetensors import safe_open
+
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a folder (expected a Hugging Face model folder)")
+    config_file = folder / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{config_file}: missing (a Hugging Face model folder has one)") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{config_file}: not readable JSON ({exc})") from exc
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        pickled = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        why = f" ({', '.join(pickled)} are pickle files, which are not accepted)" if pickled else ""
+        raise UserError(f"{folder}: no *.safetensors weights{why}")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise UserError(f"{folder}: no tokenizer ({' or '.join(TOKENIZER_FILES)})")
+    for file in weights:
+        try:
+            with safe_open(str(file), framework="numpy") as handle:
+                handle.keys()
+        except Exception as exc:  # safetensors raises its own error types for a bad header
+            raise UserError(f"{file}: not a readable safetensors file ({exc})") from exc
+    arch, layers, hidden, vocab = _gguf_shape(gguf)
+    mismatches = []
+    if config.get("num_hidden_layers") != layers:
+        mismatches.append(f"{config.get('num_hidden_layers')} layers, the GGUF has {layers}")
+    if config.get("hidden_size") != hidden:
+        mismatches.append(f"hidden size {config.get('hidden_size')}, the GGUF has {hidden}")
+    if not isinstance(config.get("vocab_size"), int) or config["vocab_size"] < vocab:
+        mismatches.append(f"vocabulary {config.get('vocab_size')}, the GGUF has {vocab} tokens")
+    if mismatches:
+        raise UserError(
+            f"{folder}: these weights are not the model in {gguf.name}: {'; '.join(mismatches)}"
+        )
+    files = tuple(p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in KEPT_SUFFIXES)
+    return WeightsCheck(arch, layers, hidden, files)
+
+
+def install_weights(check: WeightsCheck, target: Path) -> Path:
+    """Link (or copy) the checked files into `target`, whole or not at all."""
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        for file in check.files:
+            try:
+                os.link(file, partial / file.name)
+            except OSError:
+                shutil.copyfile(file, partial / file.name)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise UserError(f"cannot copy the weights to {target}: {exc.strerror}") from exc
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
