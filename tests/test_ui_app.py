@@ -10,6 +10,7 @@ from gravity_desktop.app_context import opened
 from gravity_desktop.profile.answers import parse_answers
 from gravity_desktop.profile.service import onboard
 from gravity_desktop.store import pairs as pair_store
+from gravity_desktop.ui.operations import Operation
 from tests.answer_patterns import all_answers
 from tests.fake_teacher import FakeTeacher
 
@@ -31,12 +32,16 @@ def window(qtbot):
     main.start()
     qtbot.waitUntil(lambda: bool(main.engine or main.load_error), timeout=60_000)
     yield main
+    # A test that failed mid-generation must not leave the close asking "stop it and quit?".
+    for operation in list(Operation.running):
+        operation.cancel()
+    QThreadPool.globalInstance().waitForDone(60_000)
     main.close()
 
 
 def test_pages_and_recommendations(qtbot, window) -> None:
     titles = [window.navigation.item(i).text() for i in range(window.navigation.count())]
-    assert titles == ["For you", "Library", "Profile", "Personalization"]
+    assert titles == ["For you", "Library", "Profile", "Personalization", "Settings"]
     window.navigation.setCurrentRow(0)
     qtbot.waitUntil(lambda: window.for_you.list.count() > 0, timeout=20_000)
     first = window.for_you.list.item(0).text()

@@ -160,7 +160,7 @@ def test_profile_charts_draw_the_profile_json(qtbot) -> None:
     view.show_profile(data)
 
     ocean = view.charts["ocean"].series()[0].barSets()[0]
-    assert [ocean.at(i) for i in range(5)] == [data["ocean"][t] for t in "OCEAN"]
+    assert [ocean.at(i) for i in range(5)] == [data["ocean"][t] for t in "NAECO"]  # bottom up
     radar = view.charts["schwartz"].series()[0]
     values = [p.y() for p in radar.points()][:10]
     assert values == pytest.approx(list(data["schwartz"].values()))

@@ -2,13 +2,17 @@
 
 The model (with the active adapter) loads off the GUI thread; the window opens at once and says
 what it loaded, or why it could not. Window geometry and the last page are remembered in the data
-dir. Closing while work runs asks first, then stops the work cleanly.
+dir. Closing while work runs asks first, then stops the work cleanly. The first completed
+onboarding offers to personalize at once. "Delete my data" ends here: the window stops the work,
+lets go of the data dir, empties it and closes, so that the next start is a first run.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QCoreApplication, Qt, QThreadPool
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -20,6 +24,8 @@ from PySide6.QtWidgets import (
 
 from gravity_desktop.app_context import open_context, opened
 from gravity_desktop.catalog.book import Book
+from gravity_desktop.data_archive import delete_data
+from gravity_desktop.errors import UserError
 from gravity_desktop.llm.engine import Engine
 from gravity_desktop.llm.serving import load_engine, serving_adapter, serving_model_id
 from gravity_desktop.profile import service
@@ -30,6 +36,7 @@ from gravity_desktop.ui.operations import Operation, OperationContext
 from gravity_desktop.ui.pages import ForYouPage, LibraryPage
 from gravity_desktop.ui.personalization_page import PersonalizationPage
 from gravity_desktop.ui.profile_view import ProfileView
+from gravity_desktop.ui.settings_page import SettingsPage
 
 
 class MainWindow(QMainWindow):
@@ -44,24 +51,31 @@ class MainWindow(QMainWindow):
         self.model_id = ""
         self.load_error: str = ""
         self.wizard: OnboardingWizard | None = None
+        self.personalize_offer: QMessageBox | None = None
         self.book_views: list[BookView] = []
+        self.data_deleted = False
 
         self.model_label = QLabel("Loading the model…")
         self.model_label.setObjectName("modelStatus")
+        # A long error may be cut short rather than widen the window; the tooltip has it whole.
+        self.model_label.setMinimumWidth(200)
         self.statusBar().addPermanentWidget(self.model_label)
 
         self.navigation = QListWidget()
-        self.navigation.setFixedWidth(170)
+        self.navigation.setAccessibleName("Pages")
         self.pages = QStackedWidget()
         self.for_you = ForYouPage(self.open_book)
         self.library = LibraryPage(self.open_book)
         self.profile_view = ProfileView()
         self.profile_view.retake_requested.connect(self.retake_section)
         self.personalization = PersonalizationPage(self.reload_model)
+        self.settings = SettingsPage(self.reload_model, self.delete_all_data)
         self._add_page("For you", self.for_you)
         self._add_page("Library", self.library)
         self._add_page("Profile", self.profile_view)
         self._add_page("Personalization", self.personalization)
+        self._add_page("Settings", self.settings)
+        self.navigation.setFixedWidth(max(170, self.navigation.sizeHintForColumn(0) + 32))
         self.navigation.currentRowChanged.connect(self._show_page)
 
         central = QWidget()
@@ -72,7 +86,15 @@ class MainWindow(QMainWindow):
         self._restore_state()
 
     def _add_page(self, title: str, widget: QWidget) -> None:
+        """A page in the navigation, reachable from anywhere with Ctrl+1, Ctrl+2, …"""
+        row = self.navigation.count()
+        keys = QKeySequence(f"Ctrl+{row + 1}")
         self.navigation.addItem(title)
+        self.navigation.item(row).setToolTip(
+            f"{title} ({keys.toString(QKeySequence.SequenceFormat.NativeText)})"
+        )
+        shortcut = QShortcut(keys, self)
+        shortcut.activated.connect(lambda: self.navigation.setCurrentRow(row))
         self.pages.addWidget(widget)
 
     def _show_page(self, row: int) -> None:
@@ -84,6 +106,8 @@ class MainWindow(QMainWindow):
             self.library.refresh()
         elif page is self.personalization:
             self.personalization.refresh()
+        elif page is self.settings:
+            self.settings.refresh()
 
     def start(self) -> Operation:
         """Show the profile (or start onboarding) and load the served model in the background."""
@@ -98,7 +122,9 @@ class MainWindow(QMainWindow):
     # -- onboarding -----------------------------------------------------------------------
 
     def start_onboarding(self) -> OnboardingWizard:
-        return self._open_wizard(OnboardingWizard(self.context.conn, parent=self))
+        wizard = self._open_wizard(OnboardingWizard(self.context.conn, parent=self))
+        wizard.completed.connect(lambda _: self.offer_personalization())
+        return wizard
 
     def retake_section(self, section: str) -> OnboardingWizard:
         return self._open_wizard(OnboardingWizard(self.context.conn, (section,), parent=self))
@@ -112,6 +138,38 @@ class MainWindow(QMainWindow):
     def _profile_changed(self, profile: object) -> None:
         self.profile_view.show_profile(profile.as_json())
         self.navigation.setCurrentRow(self.pages.indexOf(self.profile_view))
+
+    def offer_personalization(self) -> QMessageBox:
+        """After the first onboarding: generate pairs and train now, or leave it for later."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Personalize now?")
+        box.setText("Your profile is ready. Shall GRAVITY Desktop learn your taste now?")
+        box.setInformativeText(
+            "It writes example descriptions that fit your profile (preference pairs), then"
+            " fine-tunes the model on them, all on this computer. On a laptop this takes a while;"
+            " it runs in the background with progress on the Personalization page, you can keep"
+            " browsing or cancel, and it resumes where it stopped. Later, the same is one click"
+            " away on that page."
+        )
+        now = box.addButton("Personalize now", QMessageBox.ButtonRole.AcceptRole)
+        later = box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        now.setAccessibleName("Personalize now")
+        later.setAccessibleName("Personalize later")
+        box.setDefaultButton(now)
+        now.clicked.connect(self.personalize_now)
+        later.clicked.connect(
+            lambda: self.statusBar().showMessage(
+                "Personalize any time from the Personalization page.", 15_000
+            )
+        )
+        self.personalize_offer = box
+        box.open()
+        return box
+
+    def personalize_now(self) -> Operation:
+        self.navigation.setCurrentRow(self.pages.indexOf(self.personalization))
+        return self.personalization.personalize()
 
     # -- books ------------------------------------------------------------------------------
 
@@ -146,6 +204,7 @@ class MainWindow(QMainWindow):
 
     def reload_model(self) -> Operation:
         """(Re)load the served model with the active adapter, off the GUI thread."""
+        self._model_status("Loading the model…")
 
         def load(_: OperationContext) -> tuple[Engine, str, str | None]:
             with opened() as ctx:
@@ -164,11 +223,15 @@ class MainWindow(QMainWindow):
         self._base_engine = None
         self.load_error = ""
         text = f"Model loaded: {self.engine.description} in {self.engine.load_seconds:.2f} s"
-        self.model_label.setText(text)
+        self._model_status(text)
 
     def _model_failed(self, exc: BaseException) -> None:
         self.load_error = str(exc)
-        self.model_label.setText(f"Could not load the model: {exc}")
+        self._model_status(f"Could not load the model: {exc}")
+
+    def _model_status(self, text: str) -> None:
+        self.model_label.setText(text)
+        self.model_label.setToolTip(text)
 
     # -- remembered state and closing -------------------------------------------------------
 
@@ -187,6 +250,9 @@ class MainWindow(QMainWindow):
         return any(op is not None and op in Operation.running for op in long)
 
     def closeEvent(self, event) -> None:
+        if self.data_deleted:  # the work is stopped and nothing may be written any more
+            super().closeEvent(event)
+            return
         if self.long_work_running():
             answer = QMessageBox.question(
                 self, "Work in progress",
@@ -203,9 +269,59 @@ class MainWindow(QMainWindow):
         for operation in list(Operation.running):
             operation.cancel()
         QThreadPool.globalInstance().waitForDone(60_000)
+        self._release_store()
+        super().closeEvent(event)
+
+    def _release_store(self) -> None:
         for engine in (self.engine, self._base_engine):
             if engine is not None:
                 engine.close()
         self.engine = self._base_engine = None
         self.context.conn.close()
-        super().closeEvent(event)
+
+    # -- deleting the reader's data ---------------------------------------------------------
+
+    def delete_all_data(self) -> None:
+        """Stop the work, let go of the data dir, delete everything in it, and close.
+
+        Closing rather than starting over in this window keeps "nothing left" literally true: a
+        live window would at once recreate the database (with the catalog) and its state file.
+        The next start is a first run, with the welcome page.
+        """
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            for view in list(self.book_views):
+                view.close()
+            if self.wizard is not None:
+                self.wizard.close()
+            self._stop_all_work()
+            self._release_store()
+            self.data_deleted = True
+            removed = delete_data(self.context.paths)
+        except UserError as exc:
+            problem = f"Not everything could be deleted: {exc}"
+        else:
+            problem = ""
+        finally:
+            QApplication.restoreOverrideCursor()
+        if problem:
+            QMessageBox.warning(self, "Delete my data", problem)
+        else:
+            names = ", ".join(entry.name for entry in removed) or "nothing was there"
+            QMessageBox.information(
+                self, "Delete my data",
+                f"Your data was deleted ({names}). GRAVITY Desktop closes now; the next start"
+                " begins again with the welcome page.",
+            )  # fmt: skip
+        self.close()
+
+    def _stop_all_work(self) -> None:
+        """Cancel every operation and wait for it; deliver the results while the data exists."""
+        pool = QThreadPool.globalInstance()
+        for _ in range(3):  # a finishing operation may start one more (a model reload)
+            if not Operation.running:
+                return
+            for operation in list(Operation.running):
+                operation.cancel()
+            pool.waitForDone(60_000)
+            QCoreApplication.processEvents()

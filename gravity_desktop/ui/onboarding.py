@@ -206,10 +206,13 @@ class AboutPage(SectionPage):
         self.languages.itemChanged.connect(lambda _: self._save("languages", self.language_codes()))
         q = wizard.questionnaire
         form = QFormLayout(self)
-        form.addRow(q.field("about", "country").text, self.country)
-        form.addRow(q.field("about", "age_band").text, self.age)
-        form.addRow(q.field("about", "languages").text, self.languages)
-        form.addRow(q.field("about", "reading_frequency").text, self.frequency)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        for field, widget in (("country", self.country), ("age_band", self.age),
+                              ("languages", self.languages),
+                              ("reading_frequency", self.frequency)):  # fmt: skip
+            text = q.field("about", field).text
+            widget.setAccessibleName(text)
+            form.addRow(text, widget)
         form.addRow(self.missing_label)
         form.addRow(self.progress)
 
@@ -256,6 +259,7 @@ class InterestsPage(SectionPage):
             title.setWordWrap(True)
             box.addWidget(title)
             widget = QListWidget()
+            widget.setAccessibleName(spec.text)
             chosen = set(saved.get(spec.id, []))
             for option in spec.options:
                 entry = QListWidgetItem(option)
@@ -342,6 +346,11 @@ class OnboardingWizard(QWizard):
             len(self.questionnaire.instruments[s].items) for s in sections if s in SCALED
         )
         self.setButtonText(QWizard.WizardButton.CancelButton, "Continue later")
+        for button, name in ((QWizard.WizardButton.BackButton, "Previous section"),
+                             (QWizard.WizardButton.NextButton, "Next section"),
+                             (QWizard.WizardButton.FinishButton, "Finish the questionnaire"),
+                             (QWizard.WizardButton.CancelButton, "Continue later")):  # fmt: skip
+            self.button(button).setAccessibleName(name)
         first = self.first_unfinished()
         fresh = not self.draft_answers and not self.draft_fields
         if sections == SECTION_ORDER and fresh:

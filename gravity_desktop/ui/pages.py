@@ -33,9 +33,11 @@ OpenBook = Callable[[Book], None]
 class BookList(QListWidget):
     """Books shown as "title — author" over a line of detail; activating one opens it."""
 
-    def __init__(self, name: str, open_book: OpenBook) -> None:
+    def __init__(self, name: str, accessible_name: str, open_book: OpenBook) -> None:
         super().__init__()
         self.setObjectName(name)
+        self.setAccessibleName(accessible_name)
+        self.setToolTip("Press Enter or double-click a book to open it.")
         self.setWordWrap(True)
         self.setSpacing(4)
         self.setAlternatingRowColors(True)
@@ -69,9 +71,11 @@ class ForYouPage(QWidget):
 
     def __init__(self, open_book: OpenBook) -> None:
         super().__init__()
-        self.list = BookList("recommendations", open_book)
-        note = QLabel("Double-click a book for a description written for you.")
+        self.list = BookList("recommendations", "Recommended books", open_book)
+        note = QLabel("Double-click a book (or press Enter) for a description written for you.")
+        note.setWordWrap(True)
         refresh = QPushButton("Refresh")
+        refresh.setAccessibleName("Refresh the recommendations")
         refresh.clicked.connect(self.refresh)
         _page(self, [note, refresh], self.list)
 
@@ -93,9 +97,11 @@ class LibraryPage(QWidget):
         super().__init__()
         self.query = QLineEdit()
         self.query.setPlaceholderText("Search by title, author, genre, theme…")
+        self.query.setAccessibleName("Search the library")
         self.query.textChanged.connect(self.refresh)
-        self.list = BookList("library", open_book)
+        self.list = BookList("library", "Books in the library", open_book)
         importer = QPushButton("Import reading history…")
+        importer.setAccessibleName("Import reading history from Goodreads, StoryGraph or Calibre")
         importer.clicked.connect(self.choose_import)
         _page(self, [self.query, importer], self.list)
         self.last_report = None

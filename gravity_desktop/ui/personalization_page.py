@@ -2,7 +2,7 @@
 
 Synthesis runs on a thread (llama.cpp); training runs in the worker process, whose JSON events
 are relayed here to draw loss and reward accuracy as they come. Both can be cancelled; both
-resume where they stopped.
+resume where they stopped. `personalize` chains the two, for "Personalize now" after onboarding.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,6 +34,7 @@ from gravity_desktop.store import adapters as adapter_store
 from gravity_desktop.training.config import TrainConfig
 from gravity_desktop.training.job import activate_adapter, rollback, run_training
 from gravity_desktop.ui.operations import Operation, OperationContext, show_error
+from gravity_desktop.ui.theme import chart_theme
 
 
 class PersonalizationPage(QWidget):
@@ -43,22 +44,30 @@ class PersonalizationPage(QWidget):
         self.operation: Operation | None = None
         self.counts = QLabel()
         self.counts.setObjectName("pairCounts")
+        self.counts.setWordWrap(True)
         self.method = QComboBox()
         self.method.addItems(["gravity", "naive", "sft"])
+        self.method.setAccessibleName("Method for pairs and training")
         self.books = QSpinBox()
         self.books.setRange(1, 200)
         self.books.setValue(8)
+        self.books.setAccessibleName("Books to write pairs for")
         self.scenarios = QSpinBox()
         self.scenarios.setRange(1, 10)
         self.scenarios.setValue(4)
+        self.scenarios.setAccessibleName("Scenarios per book")
         self.generate = QPushButton("Generate pairs")
+        self.generate.setAccessibleName("Generate pairs")
         self.train = QPushButton("Train now")
+        self.train.setAccessibleName("Train now")
         self.cancel = QPushButton("Cancel")
+        self.cancel.setAccessibleName("Cancel generating or training")
         self.cancel.setEnabled(False)
-        self.generate.clicked.connect(self.start_synthesis)
+        self.generate.clicked.connect(lambda: self.start_synthesis())
         self.train.clicked.connect(self.start_training)
         self.cancel.clicked.connect(lambda: self.operation and self.operation.cancel())
         self.progress = QProgressBar()
+        self.progress.setAccessibleName("Progress of generating or training")
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -67,6 +76,7 @@ class PersonalizationPage(QWidget):
         self.accuracy = QLineSeries()
         self.accuracy.setName("reward accuracy")
         chart = QChart()
+        chart.setTheme(chart_theme())
         chart.setTitle("Training")
         chart.addSeries(self.loss)
         chart.addSeries(self.accuracy)
@@ -78,16 +88,25 @@ class PersonalizationPage(QWidget):
         for series in (self.loss, self.accuracy):
             series.attachAxis(self.axis_x)
             series.attachAxis(self.axis_y)
+        self.chart = chart
         self.chart_view = QChartView(chart)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setMinimumHeight(220)
+        self.chart_view.setAccessibleName("Training chart")
+        self.chart_view.setToolTip(
+            "Loss (lower is better) and reward accuracy (the share of training pairs where the"
+            " model already prefers the chosen description) for each training step."
+        )
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["adapter", "method", "pairs", "held-out", "active"])
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setAccessibleName("Trained adapters")
         activate = QPushButton("Activate selected")
+        activate.setAccessibleName("Activate the selected adapter")
         activate.clicked.connect(self.activate_selected)
         undo = QPushButton("Roll back")
+        undo.setAccessibleName("Roll back to the previous adapter")
         undo.clicked.connect(self.roll_back)
 
         form = QFormLayout()
@@ -145,7 +164,12 @@ class PersonalizationPage(QWidget):
         show_error(self, exc)
         self.refresh()
 
-    def start_synthesis(self) -> Operation:
+    def personalize(self) -> Operation:
+        """Generate pairs, then train on them: the whole first personalization in one go."""
+        return self.start_synthesis(then=self.start_training)
+
+    def start_synthesis(self, then: Callable[[], object] | None = None) -> Operation:
+        """Write pairs; `then` runs after a run that was not stopped (training, for one)."""
         request = SynthesisRequest(
             self.method.currentText(), self.books.value(), self.scenarios.value(), seed=0
         )
@@ -168,6 +192,8 @@ class PersonalizationPage(QWidget):
                 f"Kept {report.kept} pairs, rejected {report.rejected} candidates"
                 f" ({report.pairs_per_minute:.1f} pairs per minute).{stopped}"
             )
+            if then is not None and not report.stopped:
+                then()
 
         def progress(done_: int, total: int, title: str) -> None:
             self.progress.setMaximum(total)
@@ -205,6 +231,11 @@ class PersonalizationPage(QWidget):
             .run_in_background()
         )
         return self.operation
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # the system switched light and dark
+            self.chart.setTheme(chart_theme())
+        super().changeEvent(event)
 
     def training_event(self, event: object) -> None:
         kind = event.get("event")
