@@ -737,6 +737,7 @@ def data_delete(yes: bool) -> None:
     """Delete everything in the data folder: answers, history, pairs, adapters, models."""
     from gravity_desktop.config import Paths, data_root
     from gravity_desktop.data_archive import data_entries, delete_data
+    from gravity_desktop.training.helper_access import forget_remembered_token
 
     where = Paths(data_root())  # not paths(): that would create folders only to delete them
     entries = data_entries(where.root)
@@ -748,8 +749,12 @@ def data_delete(yes: bool) -> None:
         click.echo(f"  {entry.describe()}")
     if not yes:
         click.confirm("Delete all of it? This cannot be undone", abort=True)
+    # The GPU helper's token lives in the system keyring, outside the folder.
+    left_behind = forget_remembered_token(where)
     for entry in delete_data(where):
         click.echo(f"removed {entry.describe()}")
+    if left_behind:
+        click.echo(left_behind.strip(), err=True)
 
 
 @cli.group()

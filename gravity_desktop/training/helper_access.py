@@ -191,3 +191,26 @@ def ca_cert_for(settings: Settings, url: str) -> Path | None:
     if choice is not None and choice.url == normalize_url(url):
         return choice.ca_cert
     return None
+
+
+def forget_remembered_token(where: Paths) -> str:
+    """For "Delete my data": drop the remembered helper's token, which lives in the keyring.
+
+    Returns "" when done (or when there was nothing to forget), otherwise a sentence (with a
+    trailing space) saying what is left behind. Without any keyring there is nothing to forget.
+    """
+    from gravity_desktop.config import Settings
+
+    choice = helper_choice(Settings.load(where))
+    if choice is None:
+        return ""
+    try:
+        forget_token(choice.url)
+    except UserError as exc:
+        if str(exc) == NO_KEYRING:
+            return ""
+        return (
+            f"The GPU helper's token may still be in your system keyring ({exc}); remove the"
+            f" entry for {choice.url} of the service {KEYRING_SERVICE} there. "
+        )
+    return ""

@@ -29,8 +29,11 @@ from gravity_desktop.errors import UserError
 from gravity_desktop.llm.engine import Engine
 from gravity_desktop.llm.serving import load_engine, serving_adapter, serving_model_id
 from gravity_desktop.profile import service
+from gravity_desktop.training.helper_access import forget_remembered_token
 from gravity_desktop.ui.app import ui_settings
 from gravity_desktop.ui.book_view import BookView
+from gravity_desktop.ui.helper_section import TITLE as HELPER_TITLE
+from gravity_desktop.ui.helper_section import HelperSection
 from gravity_desktop.ui.onboarding import OnboardingWizard
 from gravity_desktop.ui.operations import Operation, OperationContext
 from gravity_desktop.ui.pages import ForYouPage, LibraryPage
@@ -70,6 +73,8 @@ class MainWindow(QMainWindow):
         self.profile_view.retake_requested.connect(self.retake_section)
         self.personalization = PersonalizationPage(self.reload_model)
         self.settings = SettingsPage(self.reload_model, self.delete_all_data)
+        self.helper = HelperSection(self.personalization.refresh_training_places)
+        self.settings.add_section(HELPER_TITLE, self.helper)
         self._add_page("For you", self.for_you)
         self._add_page("Library", self.library)
         self._add_page("Profile", self.profile_view)
@@ -289,6 +294,7 @@ class MainWindow(QMainWindow):
         The next start is a first run, with the welcome page.
         """
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        token_left = ""
         try:
             for view in list(self.book_views):
                 view.close()
@@ -297,6 +303,8 @@ class MainWindow(QMainWindow):
             self._stop_all_work()
             self._release_store()
             self.data_deleted = True
+            # The helper's token lives in the system keyring, outside the data dir.
+            token_left = forget_remembered_token(self.context.paths)
             removed = delete_data(self.context.paths)
         except UserError as exc:
             problem = f"Not everything could be deleted: {exc}"
@@ -310,8 +318,8 @@ class MainWindow(QMainWindow):
             names = ", ".join(entry.name for entry in removed) or "nothing was there"
             QMessageBox.information(
                 self, "Delete my data",
-                f"Your data was deleted ({names}). GRAVITY Desktop closes now; the next start"
-                " begins again with the welcome page.",
+                f"Your data was deleted ({names}). {token_left}GRAVITY Desktop closes now; the"
+                " next start begins again with the welcome page.",
             )  # fmt: skip
         self.close()
 

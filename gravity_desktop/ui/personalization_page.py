@@ -3,6 +3,8 @@
 Synthesis runs on a thread (llama.cpp); training runs in the worker process, whose JSON events
 are relayed here to draw loss and reward accuracy as they come. Both can be cancelled; both
 resume where they stopped. `personalize` chains the two, for "Personalize now" after onboarding.
+With a GPU helper turned on in Settings, *Train now* trains there by default (the same events,
+plus the helper's own steps as status text); a helper failure offers to train on this computer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -27,14 +30,34 @@ from PySide6.QtWidgets import (
 )
 
 from gravity_desktop.app_context import opened
+from gravity_desktop.config import Settings
+from gravity_desktop.errors import UserError
 from gravity_desktop.gravity.synthesis import SynthesisRequest, pair_stats, synthesize
 from gravity_desktop.llm.serving import load_teacher
 from gravity_desktop.profile.service import current_profile
 from gravity_desktop.store import adapters as adapter_store
 from gravity_desktop.training.config import TrainConfig
+from gravity_desktop.training.helper_access import helper_choice
 from gravity_desktop.training.job import activate_adapter, rollback, run_training
 from gravity_desktop.ui.operations import Operation, OperationContext, show_error
 from gravity_desktop.ui.theme import chart_theme
+
+HELPER_STEPS: dict[str, Callable[[dict], str]] = {  # what the GPU helper's own events say
+    "uploading": lambda e: (
+        f"Sending the base model to the GPU helper ({float(e.get('bytes') or 0) / 1e6:.0f} MB;"
+        " only the first time)…"
+    ),
+    "accepted": lambda e: f"The GPU helper took the job ({e.get('pairs', '?')} training pairs)…",
+    "start": lambda e: (
+        f"Training on the GPU helper's {e.get('gpu') or e.get('device') or 'device'}, preparing"
+        " the model…"
+    ),
+    "exporting": lambda e: "The GPU helper is converting the adapter for llama.cpp…",
+    "exported": lambda e: (
+        f"The adapter is ready on the GPU helper ({float(e.get('size') or 0) / 1e6:.1f} MB)…"
+    ),
+    "downloading": lambda e: "Fetching the adapter from the GPU helper…",
+}
 
 
 class PersonalizationPage(QWidget):
@@ -42,6 +65,9 @@ class PersonalizationPage(QWidget):
         super().__init__()
         self.adapters_changed = adapters_changed
         self.operation: Operation | None = None
+        self.fallback_offer: QMessageBox | None = None
+        self.helper_url: str | None = None  # set while a GPU helper is turned on in Settings
+        self.training_on: str | None = None  # the helper of the training running, if any
         self.counts = QLabel()
         self.counts.setObjectName("pairCounts")
         self.counts.setWordWrap(True)
@@ -64,7 +90,14 @@ class PersonalizationPage(QWidget):
         self.cancel.setAccessibleName("Cancel generating or training")
         self.cancel.setEnabled(False)
         self.generate.clicked.connect(lambda: self.start_synthesis())
-        self.train.clicked.connect(self.start_training)
+        self.train.clicked.connect(lambda: self.start_training())
+        self.train_where = QComboBox()
+        self.train_where.setAccessibleName("Where to train")
+        self.train_where.setToolTip(
+            "Train on the GPU helper turned on in Settings (it receives the training pairs and"
+            " settings, nothing else), or on this computer."
+        )
+        self.train_where.hide()  # until a GPU helper is turned on
         self.cancel.clicked.connect(lambda: self.operation and self.operation.cancel())
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Progress of generating or training")
@@ -114,7 +147,7 @@ class PersonalizationPage(QWidget):
         form.addRow("Books", self.books)
         form.addRow("Scenarios per book", self.scenarios)
         actions = QHBoxLayout()
-        for button in (self.generate, self.train, self.cancel):
+        for button in (self.generate, self.train, self.train_where, self.cancel):
             actions.addWidget(button)
         actions.addStretch(1)
         adapter_actions = QHBoxLayout()
@@ -148,6 +181,21 @@ class PersonalizationPage(QWidget):
                      "yes" if active and active.id == adapter.id else ""]  # fmt: skip
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
+        self.refresh_training_places()
+
+    def refresh_training_places(self) -> None:
+        """Offer the GPU helper next to *Train now* while it is turned on (and as the default)."""
+        choice = helper_choice(Settings.load())
+        url = choice.url if choice is not None and choice.enabled else None
+        if url == self.helper_url:
+            return  # keep the reader's pick
+        self.helper_url = url
+        self.train_where.clear()
+        if url is not None:
+            self.train_where.addItem("on the GPU helper", url)
+            self.train_where.addItem("on this computer", None)
+            self.train_where.setItemData(0, f"the GPU helper at {url}", Qt.ItemDataRole.ToolTipRole)
+        self.train_where.setVisible(url is not None)
 
     def _busy(self, busy: bool) -> None:
         self.generate.setEnabled(not busy)
@@ -208,15 +256,23 @@ class PersonalizationPage(QWidget):
         )
         return self.operation
 
-    def start_training(self) -> Operation:
+    def start_training(self, on_helper: bool | None = None) -> Operation:
+        """Train on the GPU helper or on this computer; None: as chosen next to *Train now*."""
         config = TrainConfig(method=self.method.currentText())
+        helper = self.train_where.currentData() if on_helper is not False else None
+        if on_helper and helper is None:
+            helper = self.helper_url
+        self.training_on = helper
         self.loss.clear()
         self.accuracy.clear()
 
         def op(context: OperationContext) -> object:
             with opened() as ctx:
+                if helper is None:
+                    return run_training(ctx, config, on_event=context.report,
+                                        cancel=context.cancel_token)  # fmt: skip
                 return run_training(ctx, config, on_event=context.report,
-                                    cancel=context.cancel_token)  # fmt: skip
+                                    cancel=context.cancel_token, helper=helper)  # fmt: skip
 
         def done(result: object) -> None:
             self._ended(result.message)
@@ -224,13 +280,35 @@ class PersonalizationPage(QWidget):
                 self.adapters_changed()
 
         self._busy(True)
-        self.status.setText("Preparing training…")
+        where = f" on the GPU helper at {helper}" if helper else ""
+        self.status.setText(f"Preparing training{where}…")
+        failed = self._failed if helper is None else self._helper_failed
         self.operation = (
-            Operation(self, op=op, success=done, failure=self._failed)
+            Operation(self, op=op, success=done, failure=failed)
             .on_report(self.training_event)
             .run_in_background()
         )
         return self.operation
+
+    def _helper_failed(self, exc: BaseException) -> None:
+        """Say what went wrong on the helper, and offer to train on this computer instead."""
+        self._busy(False)
+        self.refresh()
+        text = str(exc) if isinstance(exc, UserError) else f"Something went wrong: {exc}"
+        self.status.setText(f"Training on the GPU helper failed: {text}")
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Training on the GPU helper failed")
+        box.setText(text)
+        box.setInformativeText("Nothing was activated. Train on this computer instead?")
+        local = box.addButton("Train on this computer", QMessageBox.ButtonRole.AcceptRole)
+        local.setAccessibleName("Train on this computer instead")
+        close = box.addButton(QMessageBox.StandardButton.Close)
+        close.setAccessibleName("Close: do not train now")
+        box.setDefaultButton(close)
+        local.clicked.connect(lambda: self.start_training(on_helper=False))
+        self.fallback_offer = box
+        box.open()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:  # the system switched light and dark
@@ -249,10 +327,9 @@ class PersonalizationPage(QWidget):
                 self.axis_y.setRange(0, max(1.0, *(p.y() for p in self.loss.points())))
             if event.get("reward_accuracy") is not None:
                 self.accuracy.append(step, float(event["reward_accuracy"]))
-            self.status.setText(
-                f"Training: step {event['step']} of {event['max_steps']},"
-                f" about {event['eta_seconds']:.0f} s left"
-            )
+            eta = event.get("eta_seconds")
+            left = f", about {float(eta):.0f} s left" if eta is not None else ""
+            self.status.setText(f"Training: step {event['step']} of {event['max_steps']}{left}")
         elif kind in ("base_ready", "resume", "restart", "evaluating"):
             self.status.setText(
                 {"base_ready": "Model ready, training…",
@@ -260,6 +337,8 @@ class PersonalizationPage(QWidget):
                  "restart": f"Starting clean: {event.get('reason')}",
                  "evaluating": "Checking the new adapter on held-out pairs…"}[kind]
             )  # fmt: skip
+        elif kind in HELPER_STEPS and (kind != "start" or self.training_on is not None):
+            self.status.setText(HELPER_STEPS[kind](event))
 
     def _selected_adapter(self) -> str | None:
         row = self.table.currentRow()
