@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gravity_desktop.errors import UserError
+from gravity_desktop.llm.gguf_file import read_header
 
 # What transformers needs to load a model and its tokenizer; nothing that is unpickled.
 KEPT_SUFFIXES = (".safetensors", ".json", ".txt", ".model", ".jinja")
@@ -34,21 +35,13 @@ class WeightsCheck:
 
 def _gguf_shape(gguf: Path) -> tuple[str, int, int, int]:
     """(architecture, layers, hidden size, vocabulary size) from the GGUF's metadata."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(gguf)
-
-    def field(key: str) -> object | None:
-        found = reader.get_field(key)
-        return None if found is None else found.contents()
-
-    arch = str(field("general.architecture"))
-    tokens = reader.get_field("tokenizer.ggml.tokens")
+    fields = read_header(gguf).fields
+    arch = str(fields.get("general.architecture"))
     return (
         arch,
-        int(field(f"{arch}.block_count") or 0),
-        int(field(f"{arch}.embedding_length") or 0),
-        len(tokens.data) if tokens is not None else 0,
+        int(fields.get(f"{arch}.block_count") or 0),
+        int(fields.get(f"{arch}.embedding_length") or 0),
+        int(fields.get("tokenizer.ggml.tokens") or 0),
     )
 
 
