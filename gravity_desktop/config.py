@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -16,7 +17,21 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "gravity-desktop"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def install_root() -> Path:
+    """The folder holding the read-only data (`resources/`, `models/`).
+
+    From a source checkout that is the repository; inside a PyInstaller bundle it is the bundle's
+    data folder (`sys._MEIPASS`), where the installer recipes put both folders.
+    """
+    bundle = getattr(sys, "_MEIPASS", None)
+    if getattr(sys, "frozen", False) and bundle:
+        return Path(bundle)
+    return Path(__file__).resolve().parent.parent
+
+
+PROJECT_ROOT = install_root()
 RESOURCES_DIR = PROJECT_ROOT / "resources"
 MODELS_REGISTRY_DIR = PROJECT_ROOT / "models"
 

@@ -14,7 +14,6 @@ import math
 import os
 import sqlite3
 import subprocess
-import sys
 from array import array
 from collections.abc import Callable
 from pathlib import Path
@@ -73,7 +72,9 @@ def compute_embeddings(
     Returns the number of books embedded. The worker writes to the store itself in batches, so a
     cancelled run keeps what it finished.
     """
-    command = [sys.executable, "-m", "gravity_desktop.recommend.embed_worker", str(database)]
+    from gravity_desktop.packs import worker_command  # the training pack in an installed app
+
+    command = [*worker_command("gravity_desktop.recommend.embed_worker"), str(database)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
