@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -388,6 +389,7 @@ def test_eval_end_to_end_without_training_then_resumes(tmp_path: Path) -> None:
     assert (out / "readers" / "US-000" / "gravity.sqlite3").is_file()
     with opened() as real:
         assert current_profile(real.conn) is None
+    assert "torch" not in sys.modules  # the embedding judge ran in its worker process
 
     units = json.loads((out / "state.json").read_text(encoding="utf-8"))["units"]
     again = runner.invoke(cli, args)

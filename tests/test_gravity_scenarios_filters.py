@@ -121,6 +121,8 @@ def test_names_with_an_apostrophe_are_checked_part_by_part() -> None:
     text = "Hamnet by Maggie O'Farrell tells of a family. O'Farrell writes of grief."
     assert filters.names_problem(text, hamnet, "chosen") is None
     assert "O'Brien" in filters.names_problem(text + " Then O'Brien appears.", hamnet, "chosen")
+    # A lone "'s" leaves an empty word behind; it is not a name.
+    assert filters.names_problem(text + " Grief 's weight.", hamnet, "chosen") is None
 
 
 def test_chosen_must_differ_from_rejected_and_be_of_similar_length() -> None:

@@ -101,7 +101,7 @@ def names_problem(text: str, book: Book, label: str) -> str | None:
         for token in tokens[1:]:  # the first word of a sentence is capitalised anyway
             # "O'Farrell" folds to two parts ("o farrell"); each part must be accounted for.
             parts = fold(token).split()
-            if not token[0].isupper() or all(_known_part(p, known, known_stems) for p in parts):
+            if not token[:1].isupper() or all(_known_part(p, known, known_stems) for p in parts):
                 continue
             invented.append(token)
     if invented:
