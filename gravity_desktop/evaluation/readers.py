@@ -47,19 +47,9 @@ SCHWARTZ_MEAN = {
     "stimulation": 3.5,
     "power": 3.0,
 }
-# The values in their order around Schwartz's circle: neighbours are compatible, opposites conflict.
-CIRCLE = (
-    "self_direction",
-    "stimulation",
-    "hedonism",
-    "achievement",
-    "power",
-    "security",
-    "conformity",
-    "tradition",
-    "benevolence",
-    "universalism",
-)
+# The values in their order around Schwartz's circle (the questionnaire keeps them in that order):
+# neighbours are compatible, opposites conflict.
+CIRCLE = FACETS["schwartz"]
 SCHWARTZ_NOISE = 0.35  # value-specific individual deviation
 SCALE_USE_SD = 0.4  # a person's general tendency to rate high or low (removed by MRAT centering)
 TRADITION_SHIFT = 0.25  # per WVS unit toward "traditional", tradition and conformity matter more
