@@ -36,3 +36,19 @@ def engine(bundled_model_path: Path) -> Iterator[object]:
     loaded = Engine(bundled_model_path, n_ctx=1024, n_threads=2)
     yield loaded
     loaded.close()
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """An in-memory keyring in place of the system's, and no token from the environment."""
+    import keyring
+
+    from gravity_desktop.training.helper_access import TOKEN_ENV
+    from tests.helper_server import MemoryKeyring
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    previous = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    yield memory
+    keyring.set_keyring(previous)

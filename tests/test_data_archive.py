@@ -138,29 +138,15 @@ def test_cli_export_error_is_one_line(tmp_path: Path) -> None:
     assert result.output.startswith("gravity: error: ") and "no such folder" in result.output
 
 
-def test_cli_delete_also_forgets_the_helper_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    import keyring
-
+def test_cli_delete_also_forgets_the_helper_token(memory_keyring) -> None:
     from gravity_desktop.config import Settings
-    from gravity_desktop.training.helper_access import (
-        TOKEN_ENV,
-        load_token,
-        remember_helper,
-        store_token,
-    )
-    from tests.helper_server import MemoryKeyring
+    from gravity_desktop.training.helper_access import load_token, remember_helper, store_token
 
-    monkeypatch.delenv(TOKEN_ENV, raising=False)
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    try:
-        fill_reader_data()
-        url = "https://gpu-box.example:8765"
-        store_token(url, "a-long-enough-secret-token")
-        remember_helper(paths(), Settings.load(paths()), url, enabled=True)
-        deleted = CliRunner().invoke(cli, ["data", "delete", "--yes"])
-        assert deleted.exit_code == 0, deleted.output
-        with pytest.raises(UserError):
-            load_token(url)
-    finally:
-        keyring.set_keyring(previous)
+    fill_reader_data()
+    url = "https://gpu-box.example:8765"
+    store_token(url, "a-long-enough-secret-token")
+    remember_helper(paths(), Settings.load(paths()), url, enabled=True)
+    deleted = CliRunner().invoke(cli, ["data", "delete", "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+    with pytest.raises(UserError):
+        load_token(url)

@@ -73,15 +73,6 @@ def tls_helper(tmp_path_factory) -> RunningHelper:
 
 
 @pytest.fixture
-def memory_keyring() -> MemoryKeyring:
-    previous = keyring.get_keyring()
-    memory = MemoryKeyring()
-    keyring.set_keyring(memory)
-    yield memory
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
 def reader_with_pairs(gravity_home: Path):
     with opened() as ctx:
         reader = onboard(ctx.conn, parse_answers({

@@ -53,16 +53,6 @@ def helper(tmp_path_factory) -> RunningHelper:
 
 
 @pytest.fixture
-def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
-    monkeypatch.delenv(TOKEN_ENV, raising=False)
-    previous = keyring.get_keyring()
-    memory = MemoryKeyring()
-    keyring.set_keyring(memory)
-    yield memory
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
 def window(qtbot, memory_keyring):
     from gravity_desktop.ui.main_window import MainWindow
 
