@@ -9,10 +9,12 @@ from gravity_desktop.app_context import opened
 from gravity_desktop.catalog.library import set_status
 from gravity_desktop.config import Settings
 from gravity_desktop.gravity.feedback import give_feedback
+from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
 from gravity_desktop.profile.answers import parse_answers
 from gravity_desktop.profile.service import onboard
 from gravity_desktop.store import pairs as pair_store
 from tests.answer_patterns import all_answers
+from tests.fake_teacher import FakeTeacher
 
 ADAPTER = b"GGUF adapter bytes" * 1000
 
@@ -51,3 +53,14 @@ def fill_reader_data() -> ReaderData:
     counts = {"answers": answers + fields, "profile_versions": 1, "readings": 1, "pairs": 1,
               "descriptions": 1, "feedback": 1, "adapters": 1}  # fmt: skip
     return ReaderData(root, counts)
+
+
+def onboard_reader_with_pairs():
+    """A reader with 15 GRAVITY pairs from the scripted teacher (enough to train and hold out)."""
+    with opened() as ctx:
+        reader = onboard(ctx.conn, parse_answers({
+            "country": "IN", "answers": all_answers({"O": True, "benevolence": True}),
+            "interests": {"genres": ["literary fiction", "science fiction"]},
+        }))  # fmt: skip
+        synthesize(ctx.conn, FakeTeacher(), "fake", reader, SynthesisRequest("gravity", 5, 3, 2))
+    return reader

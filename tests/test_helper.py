@@ -25,11 +25,8 @@ from gravity_desktop.app_context import opened
 from gravity_desktop.cli import cli
 from gravity_desktop.config import Settings, paths
 from gravity_desktop.errors import UserError
-from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
 from gravity_desktop.llm.engine import CancelToken
 from gravity_desktop.llm.gguf_file import inspect
-from gravity_desktop.profile.answers import parse_answers
-from gravity_desktop.profile.service import onboard
 from gravity_desktop.store import adapters as adapter_store
 from gravity_desktop.store import transaction
 from gravity_desktop.training import helper_client
@@ -42,10 +39,9 @@ from gravity_desktop.training.helper_access import (
     store_token,
 )
 from gravity_desktop.training.job import run_training
-from tests.answer_patterns import all_answers
 from tests.fake_helper import FakeHelper, write_adapter
-from tests.fake_teacher import FakeTeacher
 from tests.helper_server import TOKEN, MemoryKeyring, RunningHelper, free_port, start_helper
+from tests.reader_data import onboard_reader_with_pairs
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PAIR = {
@@ -74,13 +70,7 @@ def tls_helper(tmp_path_factory) -> RunningHelper:
 
 @pytest.fixture
 def reader_with_pairs(gravity_home: Path):
-    with opened() as ctx:
-        reader = onboard(ctx.conn, parse_answers({
-            "country": "IN", "answers": all_answers({"O": True, "benevolence": True}),
-            "interests": {"genres": ["literary fiction", "science fiction"]},
-        }))  # fmt: skip
-        synthesize(ctx.conn, FakeTeacher(), "fake", reader, SynthesisRequest("gravity", 5, 3, 2))
-    return reader
+    return onboard_reader_with_pairs()
 
 
 @pytest.fixture

@@ -21,15 +21,11 @@ from click.testing import CliRunner
 from gravity_desktop.app_context import opened
 from gravity_desktop.cli import cli
 from gravity_desktop.errors import UserError
-from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
 from gravity_desktop.llm.engine import CancelToken, Engine
-from gravity_desktop.profile.answers import parse_answers
-from gravity_desktop.profile.service import onboard
 from gravity_desktop.store import adapters as adapter_store
 from gravity_desktop.training.config import TrainConfig
-from gravity_desktop.training.job import run_training
-from tests.answer_patterns import all_answers
-from tests.fake_teacher import FakeTeacher
+from gravity_desktop.training.job import TrainingResult, run_training
+from tests.reader_data import onboard_reader_with_pairs
 
 FAST = TrainConfig(epochs=1, batch_size=4, learning_rate=5e-4, max_length=256, save_every=1)
 
@@ -45,13 +41,7 @@ def reader_with_pairs(gravity_home: Path, base_cache: Path):
     target = gravity_home / "trainable-base"
     if base_cache.exists() and any(base_cache.iterdir()):
         shutil.copytree(base_cache, target, dirs_exist_ok=True)
-    with opened() as ctx:
-        reader = onboard(ctx.conn, parse_answers({
-            "country": "IN", "answers": all_answers({"O": True, "benevolence": True}),
-            "interests": {"genres": ["literary fiction", "science fiction"]},
-        }))  # fmt: skip
-        synthesize(ctx.conn, FakeTeacher(), "fake", reader, SynthesisRequest("gravity", 5, 3, 2))
-    yield reader
+    yield onboard_reader_with_pairs()
     if target.exists() and not any(base_cache.iterdir()):
         shutil.copytree(target, base_cache, dirs_exist_ok=True)
 
@@ -81,16 +71,24 @@ def test_training_exports_activates_and_changes_descriptions(reader_with_pairs) 
     assert listed[0]["active"] and listed[0]["heldout_accuracy"] is not None
 
 
-def test_cancel_then_resume_from_checkpoint(reader_with_pairs) -> None:
+RESUMABLE = TrainConfig(epochs=2, batch_size=2, learning_rate=5e-4, max_length=256, save_every=1)
+
+
+def train_one_step_then_cancel(ctx) -> TrainingResult:
+    """Cancel at the first progress line; the worker leaves a checkpoint behind."""
     cancel = CancelToken()
 
     def stop_after_first_step(event: dict) -> None:
         if event["event"] == "progress":
             cancel.cancel()
 
-    config = TrainConfig(epochs=2, batch_size=2, learning_rate=5e-4, max_length=256, save_every=1)
+    return run_training(ctx, RESUMABLE, on_event=stop_after_first_step, cancel=cancel)
+
+
+def test_cancel_then_resume_from_checkpoint(reader_with_pairs) -> None:
+    config = RESUMABLE
     with opened() as ctx:
-        stopped = run_training(ctx, config, on_event=stop_after_first_step, cancel=cancel)
+        stopped = train_one_step_then_cancel(ctx)
         assert stopped.cancelled and adapter_store.active(ctx.conn) is None
         events: list[dict] = []
         resumed = run_training(ctx, config, on_event=events.append)
@@ -100,15 +98,9 @@ def test_cancel_then_resume_from_checkpoint(reader_with_pairs) -> None:
 
 
 def test_a_corrupt_checkpoint_is_reported_and_training_starts_clean(reader_with_pairs) -> None:
-    cancel = CancelToken()
-
-    def stop_after_first_step(event: dict) -> None:
-        if event["event"] == "progress":
-            cancel.cancel()
-
-    config = TrainConfig(epochs=2, batch_size=2, learning_rate=5e-4, max_length=256, save_every=1)
+    config = RESUMABLE
     with opened() as ctx:
-        assert run_training(ctx, config, on_event=stop_after_first_step, cancel=cancel).cancelled
+        assert train_one_step_then_cancel(ctx).cancelled
         checkpoints = list((ctx.paths.root / "training").glob("*/checkpoints/checkpoint-*"))
         assert checkpoints
         for checkpoint in checkpoints:
