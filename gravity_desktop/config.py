@@ -22,13 +22,16 @@ APP_NAME = "gravity-desktop"
 def install_root() -> Path:
     """The folder holding the read-only data (`resources/`, `models/`).
 
-    From a source checkout that is the repository; inside a PyInstaller bundle it is the bundle's
-    data folder (`sys._MEIPASS`), where the installer recipes put both folders.
+    From a source checkout that is the repository. Installed from the wheel it is the package
+    folder itself, where pyproject.toml's package data puts both folders (the wheel has no
+    repository around the package). Inside a PyInstaller bundle it is the bundle's data folder
+    (`sys._MEIPASS`), where the installer recipes put them.
     """
     bundle = getattr(sys, "_MEIPASS", None)
     if getattr(sys, "frozen", False) and bundle:
         return Path(bundle)
-    return Path(__file__).resolve().parent.parent
+    package = Path(__file__).resolve().parent
+    return package if (package / "resources").is_dir() else package.parent
 
 
 PROJECT_ROOT = install_root()

@@ -13,6 +13,7 @@ Recommendations, descriptions and feedback never need the pack. See docs/install
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import json
@@ -25,6 +26,8 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +49,9 @@ TRAINING_MODULES = frozenset(
 )
 # Exit status of a worker that could not start because the pack is missing or unusable.
 EXIT_NO_PACK = 3
+# Popen flags for a worker: on Windows the windowed app starting the pack's console executable
+# would otherwise open a console window beside it. 0 (no flags) elsewhere.
+NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)
 
 
 def frozen() -> bool:
@@ -68,9 +74,10 @@ def source_digest(root: Path | None = None) -> str:
     """A short digest of the package's source, which the app and its pack must share.
 
     Version numbers alone do not pin it (development builds share one), and a worker from other
-    source could migrate the reader's database to a schema the app cannot open.
+    source could migrate the reader's database to a schema the app cannot open. `root` is a
+    source tree (the installer scripts pass the repository); by default, this package's own files.
     """
-    package = (root or install_root()) / "gravity_desktop"
+    package = root / "gravity_desktop" if root else Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for file in sorted(package.rglob("*.py")):
         digest.update(file.relative_to(package).as_posix().encode() + b"\0")
@@ -172,14 +179,49 @@ def training_stack_here() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
 
 
+@dataclass(frozen=True)
+class TrainingStack:
+    """Where personalization's workers run: the decision `worker_command` acts on, as a state
+    the Settings page can show."""
+
+    source: str  # "checkout", "app" (a bundle with the stack inside), "pack" or "missing"
+    available: bool
+    pack: Pack | None = None
+
+    @property
+    def pack_used(self) -> bool:
+        """Whether a training pack is what the workers run in (so installing one matters)."""
+        return self.source in ("pack", "missing")
+
+
+def training_stack(where: Paths | None = None) -> TrainingStack:
+    """From a checkout workers use this Python, torch or not (`make install-train` adds it); an
+    installed app uses its pack, unless the bundle happens to carry the stack itself."""
+    if not frozen():
+        return TrainingStack("checkout", training_stack_here())
+    if training_stack_here():
+        return TrainingStack("app", True)
+    pack = installed_pack(where)
+    return TrainingStack("pack", True, pack) if pack else TrainingStack("missing", False)
+
+
+def unusable_pack_reason(where: Paths | None = None) -> str | None:
+    """Why the pack in the data dir cannot be used (another version or build, damaged), if one is
+    there; None when it is usable or absent."""
+    root = pack_dir(where)
+    if not (root / MANIFEST).is_file():
+        return None
+    try:
+        read_pack(root)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
 def missing_pack_message(where: Paths | None = None) -> str:
     root = pack_dir(where)
-    problem = ""
-    if (root / MANIFEST).is_file():
-        try:
-            read_pack(root)
-        except UserError as exc:
-            problem = f" The pack found there cannot be used: {exc}."
+    reason = unusable_pack_reason(where)
+    problem = f" The pack found there cannot be used: {reason}." if reason else ""
     gravity = "gravity.exe" if sys.platform == "win32" else "gravity"
     return (
         "Personalization (training and book embeddings) needs the training pack, which the"
@@ -192,13 +234,20 @@ def missing_pack_message(where: Paths | None = None) -> str:
 
 
 def worker_command(module: str, where: Paths | None = None) -> list[str]:
-    """The command that runs a worker module, from a checkout or from an installed app."""
-    if not frozen() or module not in TRAINING_MODULES or training_stack_here():
+    """The command that runs a worker module, from a checkout or from an installed app.
+
+    Every worker is started through this: in a bundle `sys.executable` is the app itself, which
+    has no torch, so training modules must name the pack's executable (or fail with its download
+    instructions when it is missing).
+    """
+    if module not in TRAINING_MODULES:
         return [sys.executable, "-m", module]
-    pack = installed_pack(where)
-    if pack is None:
+    stack = training_stack(where)
+    if stack.source == "missing":
         raise UserError(missing_pack_message(where))
-    return [str(pack.executable), "-m", module]
+    if stack.pack is None:
+        return [sys.executable, "-m", module]
+    return [str(stack.pack.executable), "-m", module]
 
 
 def can_exec() -> bool:
@@ -228,8 +277,7 @@ def run_module(module: str, args: list[str]) -> int:
         # Windows has no exec: relay through a child that shares our pipes and opens no console.
         streams = {name: getattr(sys, name) for name in ("stdin", "stdout", "stderr")}
         inherited = {name: s for name, s in streams.items() if s is not None}
-        no_window = getattr(subprocess, "CREATE_NO_WINDOW", 0)
-        return subprocess.call(command, creationflags=no_window, **inherited)
+        return subprocess.call(command, creationflags=NO_WINDOW, **inherited)
     sys.argv = [module, *args]
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -242,12 +290,17 @@ def run_module(module: str, args: list[str]) -> int:
     return 0
 
 
-def install_pack(archive: Path, where: Paths | None = None) -> Pack:
+def install_pack(
+    archive: Path,
+    where: Paths | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Pack:
     """Unpack a training pack archive (.tar.gz or .zip) into the data dir, replacing the old one.
 
     The archive holds `pack.json` and the worker bundle at its top level. It is unpacked beside
     the target, checked, and only then moved into place; a bad archive leaves the old pack as it
-    was.
+    was. `progress(done, total)` counts compressed bytes read, since unpacking half a gigabyte
+    takes a while; an exception raised from it stops the unpacking and leaves the old pack too.
     """
     if not archive.is_file():
         raise UserError(f"{archive}: no such file")
@@ -255,7 +308,7 @@ def install_pack(archive: Path, where: Paths | None = None) -> Pack:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=target.parent))
     try:
-        _extract(archive, staging)
+        _extract(archive, staging, progress)
         root = staging
         entries = [p for p in staging.iterdir()]
         if not (staging / MANIFEST).is_file() and len(entries) == 1 and entries[0].is_dir():
@@ -280,29 +333,48 @@ def remove_pack(where: Paths | None = None) -> bool:
     return True
 
 
-def _extract(archive: Path, into: Path) -> None:
+def _extract(archive: Path, into: Path, progress: Callable[[int, int], None] | None = None) -> None:
+    """Unpack in one pass, checking each entry before it is written (`install_pack` deletes the
+    whole staging folder on any refusal, so nothing refused survives)."""
     name = archive.name.lower()
+    report = progress or (lambda done, total: None)
     try:
         if name.endswith(".zip"):
             with zipfile.ZipFile(archive) as zipped:
-                for member in zipped.infolist():
-                    _check_member(archive, member.filename, into)
-                zipped.extractall(into)
-                for member in zipped.infolist():  # zip keeps the executable bit in external_attr
+                members = zipped.infolist()
+                total = sum(member.compress_size for member in members)
+
+                def checked_zip() -> Iterator[zipfile.ZipInfo]:
+                    done = 0
+                    for member in members:
+                        _check_member(archive, member.filename, into)
+                        yield member
+                        done += member.compress_size
+                        report(done, total)
+
+                zipped.extractall(into, members=checked_zip())
+                for member in members:  # zip keeps the executable bit in external_attr
                     mode = (member.external_attr >> 16) & 0o777
                     if mode and not member.is_dir():
                         (into / member.filename).chmod(mode)
         elif name.endswith((".tar.gz", ".tgz", ".tar")):
-            with tarfile.open(archive) as tarred:
-                for member in tarred.getmembers():
-                    _check_member(archive, member.name, into)
+            total = archive.stat().st_size
+            with archive.open("rb") as raw, tarfile.open(fileobj=raw, mode="r:*") as tarred:
+
+                def checked_tar() -> Iterator[tarfile.TarInfo]:
+                    for member in tarred:
+                        _check_member(archive, member.name, into)
+                        yield member
+                        report(min(raw.tell(), total), total)
+
                 if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
-                    tarred.extractall(into, filter="data")
+                    tarred.extractall(into, members=checked_tar(), filter="data")
                 else:
-                    tarred.extractall(into)
+                    tarred.extractall(into, members=checked_tar())
+            report(total, total)
         else:
             raise UserError(f"{archive}: a training pack is a .tar.gz or .zip archive")
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise UserError(f"{archive}: damaged archive ({exc})") from exc
     except OSError as exc:
         raise UserError(f"{archive}: cannot unpack into {into} ({exc.strerror})") from exc

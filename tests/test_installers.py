@@ -19,8 +19,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tomllib
 import types
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ import pytest
 from gravity_desktop import __version__, packs
 from gravity_desktop.config import Paths
 from gravity_desktop.errors import UserError
+from tests.pack_fixtures import frozen_without_torch, make_pack, python_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLER = ROOT / "installer"
@@ -361,46 +362,78 @@ def test_install_root_inside_a_bundle(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert config.install_root() == tmp_path
 
 
-# -- the training pack ----------------------------------------------------------------------------
+def test_install_root_of_an_installed_wheel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from gravity_desktop import config
+
+    package = tmp_path / "site-packages" / "gravity_desktop"
+    (package / "resources").mkdir(parents=True)
+    monkeypatch.setattr(config, "__file__", str(package / "config.py"))
+    assert config.install_root() == package  # the wheel puts the data inside the package
 
 
-def make_pack(
-    tmp_path: Path,
-    *,
-    version: str = __version__,
-    fmt: str = "tar.gz",
-    nested: bool = False,
-    build: str = "",
-) -> Path:
-    """A pack archive whose worker is a tiny shell script."""
-    manifest = {
-        "name": packs.PACK_NAME, "version": version, "platform": packs.platform_tag(),
-        "build": build or packs.source_digest(ROOT), "executable": "gravity-worker/gravity-worker",
-    }  # fmt: skip
-    prefix = "pack/" if nested else ""
-    files = {
-        f"{prefix}pack.json": (json.dumps(manifest).encode(), 0o644),
-        f"{prefix}gravity-worker/gravity-worker": (b'#!/bin/sh\necho worker "$@"\n', 0o755),
+# -- the plain wheel ------------------------------------------------------------------------------
+
+
+def wheel_files() -> dict[Path, str]:
+    """What pyproject.toml puts in the wheel besides modules: source file -> path in the wheel.
+
+    The same resolution setuptools does (each package's folder, `package-dir` mapping, globs
+    relative to it), without building a wheel.
+    """
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    setup = setup["setuptools"]
+    mapped = setup.get("package-dir", {})
+    placed: dict[Path, str] = {}
+    for package, patterns in setup.get("package-data", {}).items():
+        folder = ROOT / mapped.get(package, package.replace(".", "/"))
+        for pattern in patterns:
+            for file in folder.glob(pattern):
+                if file.is_file() and "__pycache__" not in file.parts:
+                    inside = file.relative_to(folder).as_posix()
+                    placed[file] = f"{package.replace('.', '/')}/{inside}"
+    return placed
+
+
+def test_the_packages_listed_are_the_packages_on_disk() -> None:
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    listed = set(setup["setuptools"]["packages"])
+    on_disk = {
+        init.parent.relative_to(ROOT).as_posix().replace("/", ".")
+        for init in (ROOT / "gravity_desktop").rglob("__init__.py")
     }
-    archive = tmp_path / f"pack.{fmt}"
-    if fmt == "zip":
-        with zipfile.ZipFile(archive, "w") as zipped:
-            for name, (data, mode) in files.items():
-                info = zipfile.ZipInfo(name)
-                info.external_attr = mode << 16
-                zipped.writestr(info, data)
-    else:
-        with tarfile.open(archive, "w:gz") as tarred:
-            for name, (data, mode) in files.items():
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(data), mode
-                tarred.addfile(info, io.BytesIO(data))
-    return archive
+    data = set(setup["setuptools"]["package-dir"])
+    assert listed == on_disk | data, "pyproject.toml [tool.setuptools] packages is out of date"
 
 
-def frozen_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    monkeypatch.setattr(packs, "training_stack_here", lambda: False)
+def test_the_wheel_carries_every_runtime_data_file() -> None:
+    """Every file the code reads at run time is package data, where `install_root` looks.
+
+    That is all of RESOURCES_DIR (questionnaire, culture tables, catalog, icons), the model
+    registry, and any file in gravity_desktop/ that is not Python.
+    """
+    from gravity_desktop.config import RESOURCES_DIR, install_root
+    from gravity_desktop.llm.registry import REGISTRY_FILE
+
+    package = ROOT / "gravity_desktop"
+    needed = [f for f in RESOURCES_DIR.rglob("*") if f.is_file()]
+    needed.append(REGISTRY_FILE)
+    needed += [
+        f for f in package.rglob("*")
+        if f.is_file() and f.suffix not in (".py", ".pyc") and "__pycache__" not in f.parts
+    ]  # fmt: skip
+    assert len(needed) > 20 and REGISTRY_FILE.is_file()
+    placed = wheel_files()
+    missing = [f.relative_to(ROOT).as_posix() for f in needed if f not in placed]
+    assert not missing, f"not in pyproject.toml's package-data, so not in the wheel: {missing}"
+    for file in needed:
+        where = file.relative_to(install_root()).as_posix()
+        expected = where if where.startswith("gravity_desktop/") else f"gravity_desktop/{where}"
+        assert placed[file] == expected, f"{where} lands in the wheel as {placed[file]}"
+
+
+# -- the training pack ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("fmt", "nested"), [("tar.gz", False), ("zip", True)])
@@ -465,6 +498,90 @@ def test_worker_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     assert "pack install" in str(missing.value)
     pack = packs.install_pack(make_pack(tmp_path))
     assert packs.worker_command(module) == [str(pack.executable), "-m", module]
+
+
+def test_training_stack_says_where_workers_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    here = packs.training_stack()
+    assert here.source == "checkout" and not here.pack_used
+    assert here.available == packs.training_stack_here()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(packs, "training_stack_here", lambda: True)
+    assert packs.training_stack() == packs.TrainingStack("app", True)
+    frozen_without_torch(monkeypatch)
+    assert packs.training_stack() == packs.TrainingStack("missing", False)
+    assert packs.unusable_pack_reason() is None
+    pack = packs.install_pack(make_pack(tmp_path))
+    assert packs.training_stack() == packs.TrainingStack("pack", True, pack)
+    manifest = pack.root / packs.MANIFEST
+    manifest.write_text(manifest.read_text().replace(__version__, "0.0.1"))
+    assert packs.training_stack().source == "missing"
+    assert "is for GRAVITY Desktop 0.0.1" in packs.unusable_pack_reason()
+
+
+class Stop(Exception):
+    """What a cancel in the app raises from the progress callback."""
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_install_reports_progress_and_a_stop_keeps_the_old_pack(tmp_path: Path, fmt: str) -> None:
+    archive = make_pack(tmp_path, fmt=fmt, padding=3_000_000)
+    seen: list[tuple[int, int]] = []
+    old = packs.install_pack(archive, progress=lambda done, total: seen.append((done, total)))
+    done = [d for d, _ in seen]
+    assert len(seen) > 1 and done == sorted(done)
+    total = seen[-1][1]
+    assert seen[-1] == (total, total) and total >= 3_000_000
+
+    def stop(done: int, total: int) -> None:
+        raise Stop
+
+    filler = old.root / "gravity-worker" / "_internal" / "filler.bin"
+    filler.unlink()  # marks the old pack: a finished install would bring the file back
+    with pytest.raises(Stop):
+        packs.install_pack(archive, progress=stop)
+    assert packs.installed_pack() == old and not filler.exists()
+    assert [p.name for p in old.root.parent.iterdir()] == ["training"]  # no staging left
+
+
+# A pack worker that stands in for both training workers: it says how it was started, as the
+# dpo worker's JSON events, or writes one vector per text, as the embedding worker does.
+PACK_WORKER = python_worker(
+    "import json, sys\n"
+    "if sys.argv[2] == 'gravity_desktop.training.dpo_worker':\n"
+    "    print(json.dumps({'event': 'started', 'argv': sys.argv[1:]}))\n"
+    "    print(json.dumps({'event': 'done'}))\n"
+    "else:\n"
+    "    import numpy as np\n"
+    "    texts = json.load(open(sys.argv[3], encoding='utf-8'))\n"
+    "    np.save(sys.argv[4], np.eye(len(texts), 4))\n"
+    "    print(json.dumps({'event': 'progress', 'done': len(texts), 'total': len(texts)}))\n"
+)
+
+
+def test_workers_start_through_the_pack_in_an_installed_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from gravity_desktop.evaluation.embedding_judge import embed_texts
+    from gravity_desktop.training.worker_process import WorkerFailed, run_worker
+
+    frozen_without_torch(monkeypatch)
+    job = tmp_path / "job"
+    with pytest.raises(WorkerFailed, match="needs the training pack"):
+        run_worker(job)
+    with pytest.raises(UserError, match="needs the training pack"):
+        embed_texts(["a book"])
+    packs.install_pack(make_pack(tmp_path, worker=PACK_WORKER))
+    events: list[dict[str, object]] = []
+    assert run_worker(job, events.append) == "done"
+    assert events[0] == {
+        "event": "started", "argv": ["-m", "gravity_desktop.training.dpo_worker", str(job)]
+    }  # fmt: skip
+    progress: list[tuple[int, int]] = []
+    vectors = embed_texts(["one", "two", "one"], progress=lambda d, t: progress.append((d, t)))
+    assert list(vectors) == ["one", "two"] and progress == [(2, 2)]
+    assert vectors["two"].tolist() == [0.0, 1.0, 0.0, 0.0]
 
 
 def test_run_module_without_pack_reports_one_json_error(

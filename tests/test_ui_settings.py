@@ -244,7 +244,9 @@ def test_later_sections_go_between_models_and_your_data(settings_page) -> None:
     column = settings_page.column
     boxes = [column.itemAt(i).widget() for i in range(column.count())]
     titles = [box.title() for box in boxes if isinstance(box, QGroupBox)]
-    assert titles == ["Models", "GPU helper (optional)", "GPU helper", "Your data", "Appearance"]
+    assert titles == [
+        "Models", "Training pack", "GPU helper (optional)", "GPU helper", "Your data", "Appearance"
+    ]  # fmt: skip
     assert "follows your system's light or dark appearance" in settings_page.appearance.text()
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from gravity_desktop.evaluation.metrics import Verdict, preference_matrix
 from gravity_desktop.evaluation.rubric import JudgedFacet, JudgeItem, reader_facets
 from gravity_desktop.evaluation.state import Stopped
 from gravity_desktop.llm.engine import CancelToken
+from gravity_desktop.packs import NO_WINDOW, worker_command
 from gravity_desktop.recommend.embeddings import MODEL_ID
 
 NAME = f"embedding:{MODEL_ID}"
@@ -40,12 +40,16 @@ def embed_texts(
     cancel: CancelToken | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Normalized vectors of the distinct texts, computed in the embedding worker."""
+    """Normalized vectors of the distinct texts, computed in the embedding worker.
+
+    The worker is the project's Python from a checkout and the training pack's in an installed app
+    (`packs.worker_command`, which raises the pack's download instructions when it is missing).
+    """
     distinct = list(dict.fromkeys(texts))
     with tempfile.TemporaryDirectory(prefix="gravity-eval-") as tmp:
         source, target = Path(tmp) / "texts.json", Path(tmp) / "vectors.npy"
         source.write_text(json.dumps(distinct, ensure_ascii=False), encoding="utf-8")
-        command = [sys.executable, "-m", "gravity_desktop.evaluation.embedding_worker"]
+        command = worker_command("gravity_desktop.evaluation.embedding_worker")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         process = subprocess.Popen(
             [*command, str(source), str(target)],
@@ -53,6 +57,7 @@ def embed_texts(
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            creationflags=NO_WINDOW,
         )
         assert process.stdout is not None
         for line in process.stdout:

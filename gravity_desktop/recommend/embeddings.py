@@ -72,12 +72,17 @@ def compute_embeddings(
     Returns the number of books embedded. The worker writes to the store itself in batches, so a
     cancelled run keeps what it finished.
     """
-    from gravity_desktop.packs import worker_command  # the training pack in an installed app
+    from gravity_desktop.packs import NO_WINDOW, worker_command  # the pack in an installed app
 
     command = [*worker_command("gravity_desktop.recommend.embed_worker"), str(database)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        creationflags=NO_WINDOW,
     )
     done = 0
     assert process.stdout is not None

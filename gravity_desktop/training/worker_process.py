@@ -4,6 +4,8 @@ The desktop (`job.py`) and the GPU helper (`gravity_desktop.helper`) both train 
 function, so a job trains the same way wherever it runs. Stopping sends SIGTERM: the worker saves a
 checkpoint at the next step and exits. The helper also gives a grace period after which the worker
 is killed, because a worker still loading its model only notices SIGTERM once training starts.
+The command comes from `packs.worker_command`: the project's Python from a checkout, the training
+pack's worker in an installed app.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from gravity_desktop.errors import UserError
+from gravity_desktop.packs import NO_WINDOW, frozen, worker_command
+
+WORKER = "gravity_desktop.training.dpo_worker"
 Event = dict[str, object]
 
 
@@ -35,14 +40,21 @@ def run_worker(
     """Run `dpo_worker` on `job_dir` until it ends: "done" or "cancelled", else `WorkerFailed`.
 
     `kill_after` (seconds after SIGTERM) turns a stop into a kill when the worker does not exit.
+    An installed app without the training pack fails here too, with the pack's download
+    instructions, so callers handle one kind of failure.
     """
+    try:
+        command = worker_command(WORKER)
+    except UserError as exc:
+        raise WorkerFailed(str(exc)) from exc
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gravity_desktop.training.dpo_worker", str(job_dir)],
+        [*command, str(job_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        creationflags=NO_WINDOW,
     )
     stopping = threading.Event()
 
@@ -99,6 +111,6 @@ def run_worker(
     if not error:
         tail = [line.strip() for line in stderr_tail if line.strip()][-1:]
         error = tail[0] if tail else f"the worker exited with status {process.returncode}"
-    if "No module named" in error:
+    if "No module named" in error and not frozen():  # the pack carries its own modules
         error += " (the training stack is not installed: run `make install-train`)"
     raise WorkerFailed(error)

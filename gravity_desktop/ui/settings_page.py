@@ -1,8 +1,8 @@
-"""The Settings page: models, your data, appearance, and room for sections added later.
+"""The Settings page: models, the training pack, your data, appearance, and room for more.
 
 Sections are group boxes in one scrolling column, so that none is cut off in a small window or a
-large font. `add_section` puts further sections (the GPU helper's, for one) after Models and
-before Your data, next to the other settings about where the computing happens.
+large font. `add_section` puts further sections (the GPU helper's, for one) after Models and the
+training pack and before Your data, next to the other settings about where the computing happens.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QFrame, QGroupBox, QLabel, QScrollArea, QVBoxLayou
 
 from gravity_desktop.ui.data_section import DataSection
 from gravity_desktop.ui.models_section import ModelsSection
+from gravity_desktop.ui.pack_section import TITLE as PACK_TITLE
+from gravity_desktop.ui.pack_section import PackSection
 from gravity_desktop.ui.theme import scheme_name
 
 
@@ -27,15 +29,17 @@ class SettingsPage(QScrollArea):
         content = QWidget()
         self.column = QVBoxLayout(content)
         self.models = ModelsSection(served_model_changed)
+        self.pack = PackSection()
         self.data = DataSection(delete_everything)
         self.appearance = QLabel()
         self.appearance.setObjectName("appearanceNote")
         self.appearance.setWordWrap(True)
         self._describe_appearance()
         self._add(0, "Models", self.models)
-        self._added_at = 1  # sections from add_section go here, in the order they come
-        self._add(1, "Your data", self.data)
-        self._add(2, "Appearance", self.appearance)
+        self._add(1, PACK_TITLE, self.pack)
+        self._added_at = 2  # sections from add_section go here, in the order they come
+        self._add(2, "Your data", self.data)
+        self._add(3, "Appearance", self.appearance)
         self.column.addStretch(1)
         self.setWidget(content)
 
@@ -53,6 +57,7 @@ class SettingsPage(QScrollArea):
 
     def refresh(self) -> None:
         self.models.refresh()
+        self.pack.refresh()
 
     def _describe_appearance(self) -> None:
         self.appearance.setText(
