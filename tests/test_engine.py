@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gravity_desktop.errors import ModelFileError
-from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings
+from gravity_desktop.llm import engine as engine_module
+from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings, free_cores
 from tests.gguf_fixtures import write_lora_adapter
 
 PROMPT = [{"role": "user", "content": "Describe the book Dune in two sentences."}]
@@ -104,3 +105,55 @@ def test_importing_engine_and_gui_never_imports_torch() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_scoring_reuses_the_cached_prompt_prefix_without_changing_the_scores(
+    bundled_model_path: Path,
+) -> None:
+    engine = Engine(bundled_model_path, n_ctx=512, scoring=True)
+    system = {"role": "system", "content": "Book: Dune by Frank Herbert. Facts: a desert planet."}
+    first = [system, {"role": "user", "content": "Describe it briefly."}]
+    second = [system, {"role": "user", "content": "Describe it warmly."}]
+    answers = ["A desert planet and its spice.", "A young heir in the desert."]
+    fresh = engine.completion_logprobs(second, answers)
+    engine.completion_logprobs(first, answers)  # leaves the shared system prompt in the cache
+    evaluated = []
+    real_eval = engine._llama.eval
+    engine._llama.eval = lambda tokens: (evaluated.append(len(tokens)), real_eval(tokens))[1]
+    reused = engine.completion_logprobs(second, answers)
+    prompt_tokens = len(engine.format_prompt(second)[0])
+    engine.close()
+    assert evaluated[0] < prompt_tokens / 2  # only the tail after the shared system message
+    for ours, theirs in zip(reused, fresh, strict=True):
+        assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("runnable", "free"), [("1/90", 4), ("2/90", 3), ("4/90", 1), ("9/90", 1), ("garbled", 4)]
+)
+def test_free_cores_leave_out_the_cores_other_threads_run_on(
+    tmp_path: Path, runnable: str, free: int
+) -> None:
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"3.10 2.50 1.90 {runnable} 12345\n")
+    assert free_cores(4, str(loadavg)) == free
+    assert free_cores(4, str(tmp_path / "missing")) == 4
+
+
+def test_automatic_threads_follow_the_free_cores_per_request(
+    bundled_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llama_cpp import llama_n_threads
+
+    automatic = Engine(bundled_model_path, n_ctx=256)  # n_threads=0: automatic
+    settings = GenerationSettings(max_tokens=2, seed=1)
+    try:
+        for free in (1, 2):
+            monkeypatch.setattr(engine_module, "free_cores", lambda cores, free=free: free)
+            automatic.chat([{"role": "user", "content": "Hi"}], settings)
+            assert llama_n_threads(automatic._llama._ctx.ctx) == free
+        fresh = automatic.with_adapter(None)
+        assert fresh.threads_setting == 0  # stays automatic
+        fresh.close()
+    finally:
+        automatic.close()

@@ -83,7 +83,7 @@ class Evaluation:
         progress: Callable[[EvalProgress], None] | None,
         cancel: CancelToken | None,
         helper: Helper | None = None,
-        threads: int = 1,
+        threads: int = 0,
     ) -> None:
         options.check()
         self.helper = helper
@@ -217,13 +217,14 @@ def run_evaluation(
     progress: Callable[[EvalProgress], None] | None = None,
     cancel: CancelToken | None = None,
     helper: Helper | None = None,
-    threads: int = 1,
+    threads: int = 0,
 ) -> RunOutcome:
     """Run (or resume) the evaluation in `out` and write its report.
 
-    `threads` is llama.cpp's thread count for generation and judging. One is the default: its
-    threads wait for each other at every step, and on a machine busy with other work two threads
-    ran 16 times slower than one (docs/evaluation.md); 0 uses every core.
+    `threads` is llama.cpp's thread count for generation and judging, and caps the workers'.
+    0 (the default) lets each llama.cpp request use the cores free when it starts: its threads
+    wait for each other at every step, and on a machine busy with other work two threads ran 16
+    times slower than one (docs/evaluation.md).
     """
     evaluation = Evaluation(
         out, options, llm_models, use_embedding, progress, cancel, helper, threads

@@ -9,6 +9,11 @@ iterators. Two things shape it:
   cached prefix of the previous prompt, which makes repeated system prompts cheap.
 - The GUI streams and cancels from other threads. A lock serializes generation on one engine;
   a `CancelToken` set from any thread stops the stream at the next token.
+- llama.cpp's threads meet at a spinning barrier after every step of the graph. When another
+  process (a training worker, a busy laptop) holds the other cores, a thread spins through its
+  whole time slice waiting for one that is not running: on 2 busy cores, 2 threads scored 50x
+  slower than 1. With automatic threads (`n_threads=0`), each request uses only the cores that
+  are free when it starts (`free_cores`).
 """
 
 from __future__ import annotations
@@ -95,6 +100,7 @@ class Engine:
         self.adapter_scale = adapter_scale
         self.chat_format = chat_format
         self.n_ctx = n_ctx
+        self.threads_setting = n_threads  # 0: as many as there are free cores, per request
         self.n_threads = n_threads or max(1, os.cpu_count() or 1)
         self._lock = threading.Lock()
         self._formatter = None
@@ -169,8 +175,10 @@ class Engine:
         """Log-probability of each token of each completion, as the reply to `messages`.
 
         Needs an engine built with `scoring=True`. The prompt is evaluated once; before each
-        completion the KV cache is cut back to the prompt. Used to measure DPO rewards through
-        llama.cpp and to compare llama.cpp with transformers token by token.
+        completion the KV cache is cut back to the prompt. The part of the prompt that is still
+        in the KV cache from the previous call (pairs of one book share their whole prompt, judge
+        questions their instructions) is not evaluated again. Used to measure DPO rewards
+        through llama.cpp, to judge, and to compare llama.cpp with transformers token by token.
         """
         import numpy as np
 
@@ -181,8 +189,14 @@ class Engine:
         start = len(prompt)
         results = []
         with self._lock:
-            llama.reset()
-            llama.eval(prompt)
+            self._fit_threads()
+            cached = llama.input_ids[: min(llama.n_tokens, start)]
+            differs = np.flatnonzero(cached != np.asarray(prompt[: len(cached)]))
+            kept = int(differs[0]) if len(differs) else len(cached)
+            # The last prompt token is always evaluated again: its logits score the first
+            # token of every completion.
+            llama.n_tokens = min(kept, start - 1)
+            llama.eval(prompt[llama.n_tokens :])
             for completion in completions:
                 answer = llama.tokenize(completion.encode(), add_bos=False, special=False)
                 llama._ctx.kv_cache_seq_rm(-1, start, -1)
@@ -202,7 +216,7 @@ class Engine:
             adapter_scale=scale,
             chat_format=self.chat_format,
             n_ctx=self.n_ctx,
-            n_threads=self.n_threads,
+            n_threads=self.threads_setting,
             name=self.name,
             scoring=self.scoring,
         )
@@ -236,6 +250,26 @@ class Engine:
         with self._lock:
             self._llama.close()
 
+    def _fit_threads(self) -> None:
+        """With automatic threads, use the cores free right now (called holding the lock)."""
+        if not self.threads_setting:
+            threads = free_cores(self.n_threads)
+            self._llama._ctx.set_n_threads(threads, threads)
+
+
+def free_cores(cores: int, loadavg: str = "/proc/loadavg") -> int:
+    """How many of `cores` no other thread is running on at this moment (at least 1).
+
+    Reads the count of runnable threads from /proc/loadavg (Linux), this one included; where
+    that is not available, all cores count as free.
+    """
+    try:
+        with open(loadavg) as numbers:
+            running = int(numbers.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return cores
+    return max(1, min(cores, cores - (running - 1)))
+
 
 class Stream:
     """An iterator over reply pieces that remembers why it ended.
@@ -262,6 +296,7 @@ class Stream:
         settings = self._settings
         llama = self._engine._llama
         with self._engine._lock:
+            self._engine._fit_threads()
             if settings.seed is not None and not settings.reuse_prompt_cache:
                 # Reusing the KV cache of an earlier prompt evaluates the tail in a smaller batch,
                 # which changes the logits in the last bits; a seeded request starts clean so the
