@@ -643,10 +643,17 @@ def train(
             click.echo("trainable base ready", err=True)
         elif kind == "uploading":
             click.echo(f"sending the base model ({event['bytes'] / 1e6:.0f} MB)", err=True)
+        elif kind == "uploading_weights":
+            click.echo(
+                f"sending the model's Hugging Face weights ({event['bytes'] / 1e6:.0f} MB)",
+                err=True,
+            )
         elif kind == "accepted":
             click.echo(f"the helper took job {event['job']} ({event['pairs']} pairs)", err=True)
         elif kind == "start" and event.get("device"):
-            click.echo(f"training on {event['device']}", err=True)
+            processes = int(event.get("processes") or 1)
+            spread = f" ({processes} processes, data-parallel)" if processes > 1 else ""
+            click.echo(f"training on {event['device']}{spread}", err=True)
         elif kind == "downloading":
             click.echo("\nfetching the adapter from the helper", err=True)
         elif kind == "resume":
@@ -907,9 +914,9 @@ def pack_remove() -> None:
 @click.option(
     "--threads",
     type=click.IntRange(0, 256),
-    default=1,
+    default=0,
     show_default=True,
-    help="llama.cpp threads for generating and judging (0: every core).",
+    help="llama.cpp threads for generating and judging (0: the cores free at each request).",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
 def evaluate(

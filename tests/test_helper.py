@@ -8,15 +8,20 @@ trainable base. Torch only ever runs in the helper's worker processes, never in 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
+import re
 import shutil
 import ssl
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import keyring
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from gguf import GGUFReader
@@ -25,12 +30,16 @@ from gravity_desktop.app_context import opened
 from gravity_desktop.cli import cli
 from gravity_desktop.config import Settings, paths
 from gravity_desktop.errors import UserError
+from gravity_desktop.helper.uploads import Rejected
+from gravity_desktop.helper.weights import WeightsCache, parse_weights
 from gravity_desktop.llm.engine import CancelToken
 from gravity_desktop.llm.gguf_file import inspect
+from gravity_desktop.llm.hf_weights import helper_files, manifest_sha256
 from gravity_desktop.store import adapters as adapter_store
 from gravity_desktop.store import transaction
 from gravity_desktop.training import helper_client
 from gravity_desktop.training.config import TrainConfig
+from gravity_desktop.training.dpo_worker import count_processes
 from gravity_desktop.training.helper_access import (
     NO_KEYRING,
     TOKEN_ENV,
@@ -42,6 +51,7 @@ from gravity_desktop.training.job import run_training
 from tests.fake_helper import FakeHelper, write_adapter
 from tests.helper_server import TOKEN, MemoryKeyring, RunningHelper, free_port, start_helper
 from tests.reader_data import onboard_reader_with_pairs
+from tests.test_hf_weights import hf_folder
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PAIR = {
@@ -64,6 +74,31 @@ def small_helper(tmp_path_factory) -> RunningHelper:
 def tls_helper(tmp_path_factory) -> RunningHelper:
     """A TLS helper that trains; its trainable base is prepared once for the module."""
     helper = start_helper(tmp_path_factory.mktemp("tls-helper"), "--device", "auto", tls=True)
+    yield helper
+    helper.stop()
+
+
+@pytest.fixture(scope="module")
+def prepared_base(tmp_path_factory, bundled_model_path: Path) -> Path:
+    """The bundled model as a Hugging Face folder (float32 safetensors), made once by the worker's
+    own code in a child process (torch never runs in pytest's process)."""
+    cache = tmp_path_factory.mktemp("prepared-base")
+    prepare = ("import sys; from pathlib import Path; from gravity_desktop.training.base_model"
+               " import prepare_trainable_base as prepare;"
+               " print(prepare(Path(sys.argv[1]), Path(sys.argv[2])))")  # fmt: skip
+    made = subprocess.run([sys.executable, "-c", prepare, str(bundled_model_path), str(cache)],
+                          capture_output=True, text=True, timeout=900, check=True)  # fmt: skip
+    return Path(made.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def two_gpu_helper(tmp_path_factory, prepared_base: Path) -> RunningHelper:
+    """A helper that trains each job in two processes, on the CPU (gloo) in place of two GPUs; its
+    trainable base is the prepared one, so that the test times training alone."""
+    folder = tmp_path_factory.mktemp("two-gpu-helper")
+    seeded = folder / "data" / "trainable-base" / prepared_base.name
+    shutil.copytree(prepared_base, seeded, copy_function=os.link)
+    helper = start_helper(folder, "--device", "cpu", "--gpus", "2")
     yield helper
     helper.stop()
 
@@ -101,6 +136,16 @@ def post_job(helper: RunningHelper, train: bytes, config: str = "{}", **extra) -
     files = {"train": ("train.jsonl", train), **extra.pop("files", {})}
     data = {"config": config, "base_sha256": "0" * 64, **extra}
     return httpx.post(f"{helper.url}/jobs", headers=AUTH, data=data, files=files, timeout=30)
+
+
+def weights_form(
+    files: dict[str, bytes], listed: dict[str, bytes] | None = None
+) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes]]]]:
+    """Form fields and file parts for weights `files`, with a manifest of `listed` (default: the
+    same files) and its digest, as the client builds them."""
+    manifest = {name: hashlib.sha256(data).hexdigest() for name, data in (listed or files).items()}
+    fields = {"weights_sha256": manifest_sha256(manifest), "weights_manifest": json.dumps(manifest)}
+    return fields, [("weights", (name, data)) for name, data in files.items()]
 
 
 # -- the service on its own ---------------------------------------------------------------------
@@ -187,6 +232,125 @@ def test_only_a_gguf_base_is_accepted_and_its_sha256_must_match(
     assert unknown.status_code == 404
 
 
+CONFIG = b'{"model_type": "llama"}'
+SAFETENSORS = b"\x02\x00\x00\x00\x00\x00\x00\x00{}"
+
+
+@pytest.mark.parametrize(
+    ("files", "listed", "named"),
+    [
+        ({"config.json": CONFIG, "pytorch_model.bin": b"\x80\x04\x95"}, None,
+         "pytorch_model.bin: pickle files are refused"),
+        ({"config.json": CONFIG, "model.py": b"import os"}, None, "model.py: not accepted"),
+        ({"config.json": CONFIG}, {"config.json": CONFIG, "model.safetensors": SAFETENSORS},
+         "the weights upload lacks model.safetensors, listed in weights_manifest"),
+        ({"config.json": CONFIG, "tokenizer.json": b"{}"}, {"config.json": CONFIG},
+         "the weights upload has tokenizer.json, which weights_manifest does not list"),
+        ({"../config.json": CONFIG}, None, "'../config.json' is not a plain file name"),
+        ({".config.json": CONFIG}, None, "'.config.json' is not a plain file name"),
+    ],
+)  # fmt: skip
+def test_weights_are_only_safetensors_and_json_and_exactly_the_listed_files(
+    small_helper: RunningHelper, files: dict, listed: dict | None, named: str
+) -> None:
+    fields, parts = weights_form(files, listed)
+    train = ("train", ("train.jsonl", json.dumps(PAIR).encode()))
+    answer = httpx.post(f"{small_helper.url}/jobs", headers=AUTH, files=[train, *parts],
+                        data={"config": "{}", "base_sha256": "0" * 64, **fields})  # fmt: skip
+    assert answer.status_code == 400
+    assert named in answer.json()["detail"]
+    assert list((small_helper.data_dir / "weights").iterdir()) == []
+    assert small_helper.jobs == []
+
+
+def test_weights_files_come_with_a_manifest_that_matches_their_sha256(
+    small_helper: RunningHelper,
+) -> None:
+    fields, parts = weights_form({"config.json": CONFIG})
+    train = ("train", ("train.jsonl", json.dumps(PAIR).encode()))
+    for data, says in [
+        ({**fields, "weights_sha256": "1" * 64}, "weights_manifest does not match weights_sha256"),
+        ({"weights_sha256": fields["weights_sha256"]}, "come with weights_manifest"),
+        ({"weights_manifest": fields["weights_manifest"]}, "come with weights_sha256"),
+        ({**fields, "weights_manifest": '{"config.json": "abc"}'}, "is not 64 hex digits"),
+    ]:
+        answer = httpx.post(f"{small_helper.url}/jobs", headers=AUTH, files=[train, *parts],
+                            data={"config": "{}", "base_sha256": "0" * 64, **data})  # fmt: skip
+        assert answer.status_code == 400 and says in answer.json()["detail"], data
+
+
+def test_weights_are_kept_by_their_digest_once_every_file_is_checked(
+    tmp_path: Path, bundled_model_path: Path
+) -> None:
+    folder = hf_folder(tmp_path / "hf", bundled_model_path)
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    cache = WeightsCache(tmp_path / "weights")
+
+    def upload(changed: dict[str, bytes], listed: dict[str, bytes] | None = None):
+        fields, parts = weights_form(changed, listed)
+        return parse_weights(
+            fields["weights_sha256"], fields["weights_manifest"],
+            [(name, io.BytesIO(data)) for _, (name, data) in parts],
+        )  # fmt: skip
+
+    for changed, listed, says in [
+        ({**files, "tokenizer.json": b"{"}, None, "tokenizer.json: not JSON"),
+        ({**files, "chat_template.jinja": b"\xff"}, None, "chat_template.jinja: not UTF-8"),
+        ({**files, "config.json": b"{}"}, files, "config.json: its sha256 differs"),
+        ({k: v for k, v in files.items() if k != "tokenizer.json"}, None, "no tokenizer"),
+        ({**files, "config.json": json.dumps({**json.loads(files["config.json"]),
+                                              "hidden_size": 64}).encode()}, None,
+         "the weights cannot be used: these weights are not the model in"),
+    ]:  # fmt: skip
+        with pytest.raises(Rejected, match=re.escape(says)):
+            cache.add(upload(changed, listed), bundled_model_path)
+    assert list(cache.folder.iterdir()) == []  # nothing half-received is kept
+
+    sent = upload(files)
+    kept = cache.add(sent, bundled_model_path)
+    assert kept == cache.folder / sent.sha256
+    assert sorted(p.name for p in kept.iterdir()) == sorted(files)
+    assert cache.find(sent.sha256, bundled_model_path) == kept
+    assert cache.find("0" * 64, bundled_model_path) is None
+
+
+def test_weights_without_tokenizer_json_or_changed_since_import_are_not_sent(
+    reader_with_pairs, small_helper: RunningHelper, bundled_model_path: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from gravity_desktop.llm.model_files import import_model
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    weights = hf_folder(tmp_path / "hf", bundled_model_path)
+    with opened() as ctx:
+        model = import_model(ctx.paths, ctx.conn, bundled_model_path, "mine", weights)
+        (model.trainable_path / "tokenizer.json").rename(model.trainable_path / "tokenizer.model")
+        with pytest.raises(UserError, match=r"no tokenizer\.json") as sentencepiece:
+            run_training(ctx, TrainConfig(epochs=1), model_id="mine", helper=small_helper.url)
+        (model.trainable_path / "model.safetensors").unlink()
+        with pytest.raises(UserError, match=r"no \*\.safetensors weights") as emptied:
+            run_training(ctx, TrainConfig(epochs=1), model_id="mine", helper=small_helper.url)
+    for failure in (sentencepiece, emptied):
+        message = str(failure.value)
+        assert "cannot go to the GPU helper" in message and "nothing was sent" in message
+    assert small_helper.jobs == [] and list((small_helper.data_dir / "bases").iterdir()) == []
+
+
+def test_the_worker_counts_one_process_per_gpu() -> None:
+    def torch_with(gpus: int) -> SimpleNamespace:
+        return SimpleNamespace(cuda=SimpleNamespace(device_count=lambda: gpus))
+
+    assert count_processes(torch_with(4), "auto", "cuda", "all") == 4
+    assert count_processes(torch_with(4), "cuda", "cuda", 2) == 2
+    assert count_processes(torch_with(0), "auto", "cpu", "all") == 1  # no GPU: one process
+    assert count_processes(torch_with(0), "auto", "cpu", 2) == 1  # as before `--gpus` existed
+    assert count_processes(torch_with(0), "cpu", "cpu", 2) == 2  # CPU processes for GPUs
+    with pytest.raises(RuntimeError, match="3 GPUs were asked for but torch sees 2"):
+        count_processes(torch_with(2), "cuda", "cuda", 3)
+    with pytest.raises(ValueError, match="gpus must be 'all' or a whole number"):
+        count_processes(torch_with(2), "cuda", "cuda", 0)
+
+
 def test_serve_refuses_plain_http_off_loopback(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text(TOKEN)
@@ -199,6 +363,8 @@ def test_serve_refuses_plain_http_off_loopback(tmp_path: Path) -> None:
     token.write_text("short")
     weak = subprocess.run(base, capture_output=True, text=True)
     assert weak.returncode == 2 and "at least 16 characters" in weak.stderr
+    no_gpus = subprocess.run([*base, "--gpus", "0"], capture_output=True, text=True)
+    assert no_gpus.returncode == 2 and "neither 'all' nor a whole number" in no_gpus.stderr
 
 
 # -- the client's rules -------------------------------------------------------------------------
@@ -383,12 +549,7 @@ def test_a_full_job_over_tls_trains_there_and_activates_here(
     assert active is not None and active.source == "helper" and active.pairs == 6
     exported = next(e for e in events if e["event"] == "exported")
     assert hashlib.sha256(active.path.read_bytes()).hexdigest() == exported["sha256"]
-    # The same format as local training: a LoRA adapter GGUF named after the base's tensors.
-    assert inspect(active.path, expect="adapter").architecture == "llama"
-    base_tensors = {t.name for t in GGUFReader(bundled_model_path).tensors}
-    names = {t.name for t in GGUFReader(active.path).tensors}
-    assert "blk.0.attn_q.weight.lora_a" in names and "blk.29.ffn_down.weight.lora_b" in names
-    assert {name.rsplit(".", 1)[0] for name in names} <= base_tensors
+    assert_is_a_llama_cpp_adapter_of(active.path, bundled_model_path)
     # The helper kept nothing of the job, only the (public) base model by its sha256.
     assert tls_helper.jobs == []
     assert [p.suffix for p in (tls_helper.data_dir / "bases").iterdir()] == [".gguf"]
@@ -423,3 +584,83 @@ def test_cancelling_a_job_stops_the_worker_and_deletes_its_data(
     with httpx.Client(verify=ssl.create_default_context(cafile=ca_cert), headers=AUTH) as client:
         state = client.get(f"{tls_helper.url}/jobs/{jobs[0]}").json()
     assert state["state"] == "cancelled" and state["data_deleted"]
+
+
+def adapter_tensors(path: Path) -> dict[str, object]:
+    return {t.name: t.data for t in GGUFReader(path).tensors}
+
+
+def assert_is_a_llama_cpp_adapter_of(path: Path, base_gguf: Path) -> None:
+    """The format of local training: a LoRA adapter GGUF named after the base's tensors."""
+    assert inspect(path, expect="adapter").architecture == "llama"
+    base_tensors = {t.name for t in GGUFReader(base_gguf).tensors}
+    names = set(adapter_tensors(path))
+    assert "blk.0.attn_q.weight.lora_a" in names and "blk.29.ffn_down.weight.lora_b" in names
+    assert {name.rsplit(".", 1)[0] for name in names} <= base_tensors
+
+
+@pytest.mark.timeout(1200)
+def test_a_job_on_two_gpus_trains_data_parallel_and_reports_once(
+    reader_with_pairs, two_gpu_helper: RunningHelper, monkeypatch: pytest.MonkeyPatch,
+    bundled_model_path: Path,
+) -> None:  # fmt: skip
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    info = httpx.get(f"{two_gpu_helper.url}/info", headers=AUTH).json()
+    assert info["gpus"] == 2
+    events: list[dict] = []
+    with opened() as ctx:  # 4 training pairs, 2 per process: one data-parallel step
+        config = TrainConfig(epochs=1, max_pairs=6)
+        result = run_training(ctx, config, events.append, helper=two_gpu_helper.url)
+        active = adapter_store.active(ctx.conn)
+        kept = sorted(p.name for p in ctx.paths.adapters.iterdir())
+    kinds = [e["event"] for e in events]
+    for once in ("accepted", "start", "base_ready", "done", "exporting", "exported", "evaluating"):
+        assert kinds.count(once) == 1, kinds  # one stream: rank 1 printed nothing
+    start = next(e for e in events if e["event"] == "start")
+    assert start["device"] == "cpu" and start["processes"] == 2
+    steps = [e["step"] for e in events if e["event"] == "progress"]
+    assert steps == [1] and events[kinds.index("progress")]["max_steps"] == 1
+    assert kinds.index("base_ready") < kinds.index("progress") < kinds.index("done")
+    # The same checks as a one-process adapter, and one adapter: activated, nothing else kept.
+    assert result.activated and active.id == result.adapter_id and active.source == "helper"
+    assert kept == [active.path.name]
+    exported = next(e for e in events if e["event"] == "exported")
+    assert hashlib.sha256(active.path.read_bytes()).hexdigest() == exported["sha256"]
+    assert_is_a_llama_cpp_adapter_of(active.path, bundled_model_path)
+    assert two_gpu_helper.jobs == []
+
+
+@pytest.mark.timeout(1200)
+def test_a_model_imported_with_weights_trains_from_them_there_as_here(
+    reader_with_pairs, tls_helper: RunningHelper, prepared_base: Path, bundled_model_path: Path,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:  # fmt: skip
+    from gravity_desktop.llm.model_files import import_model
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    ca_cert = tmp_path / "ca.pem"
+    shutil.copyfile(tls_helper.ca_cert, ca_cert)
+    config = TrainConfig(epochs=1, max_pairs=6)
+    with opened() as ctx:
+        ctx.settings.extra["helper"] = {"url": tls_helper.url, "enabled": True,
+                                        "ca_cert": str(ca_cert)}  # fmt: skip
+        mine = import_model(ctx.paths, ctx.conn, bundled_model_path, "mine", prepared_base)
+        here = run_training(ctx, config, model_id="mine")
+        events: list[dict] = []
+        there = run_training(ctx, config, events.append, model_id="mine", helper=tls_helper.url)
+        adapters = {a.id: a for a in adapter_store.all_adapters(ctx.conn)}
+    kinds = [e["event"] for e in events]
+    assert kinds.index("uploading_weights") < kinds.index("accepted")
+    sent = next(e for e in events if e["event"] == "uploading_weights")
+    assert sent["files"] == len(helper_files(mine.trainable_path))
+    ready = next(e for e in events if e["event"] == "base_ready")
+    assert Path(ready["path"]).parent == tls_helper.data_dir / "weights"  # not a dequantized GGUF
+    local, remote = adapters[here.adapter_id], adapters[there.adapter_id]
+    assert remote.source == "helper" and local.source == "local"
+    assert_is_a_llama_cpp_adapter_of(remote.path, bundled_model_path)
+    local_tensors, remote_tensors = adapter_tensors(local.path), adapter_tensors(remote.path)
+    assert local_tensors.keys() == remote_tensors.keys()
+    for name, values in local_tensors.items():
+        assert np.allclose(values, remote_tensors[name], atol=1e-6), name
+    assert there.heldout.accuracy == here.heldout.accuracy
+    assert tls_helper.jobs == []

@@ -3,7 +3,10 @@
     GET    /health              {"version"}; no token, nothing else revealed
     GET    /info                version, device, limits, whether a job is running
     POST   /jobs                multipart: config (JSON), base_sha256, train (JSONL), base (GGUF,
-                                only when the helper answered 409 base_missing); 201 + job state
+                                only when the helper answered 409 base_missing); for a model
+                                imported with Hugging Face weights also weights_sha256, and
+                                weights_manifest with the files as `weights` only when the helper
+                                answered 409 weights_missing; 201 + job state
     GET    /jobs/{id}?since=N   state, progress events from N on, adapter sha256 once done
     GET    /jobs/{id}/adapter   the adapter GGUF, its sha256 in X-Adapter-SHA256
     DELETE /jobs/{id}           stop the job and delete its data now
@@ -29,14 +32,18 @@ from gravity_desktop.helper.jobs import JobManager
 from gravity_desktop.helper.options import HelperOptions
 from gravity_desktop.helper.security import LimitBody, RequireToken
 from gravity_desktop.helper.uploads import Rejected, check_pairs, parse_config, parse_sha256
+from gravity_desktop.helper.weights import MAX_FILES, WeightsCache, parse_weights
 
-FORM_FIELDS = frozenset({"config", "base_sha256", "train", "base"})
+FORM_FIELDS = frozenset(
+    {"config", "base_sha256", "train", "base", "weights_sha256", "weights_manifest", "weights"}
+)
 SHA256_HEADER = "X-Adapter-SHA256"
 
 
 def create_app(options: HelperOptions) -> FastAPI:
     manager = JobManager(options)
     bases = BaseCache(options.bases_dir)
+    weights_cache = WeightsCache(options.weights_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +74,7 @@ def create_app(options: HelperOptions) -> FastAPI:
         return {
             "version": __version__,
             "device": options.device,
+            "gpus": options.gpus,
             "busy": manager.busy(),
             "retention_seconds": options.retention_seconds,
             "max_upload_bytes": options.max_upload_bytes,
@@ -77,7 +85,7 @@ def create_app(options: HelperOptions) -> FastAPI:
     async def create_job(request: Request) -> dict[str, object]:
         if manager.busy():  # before reading a possibly large upload
             raise Rejected(409, "the helper is training another job; try again later", "busy")
-        form = await request.form(max_files=2, max_fields=2)
+        form = await request.form(max_files=2 + MAX_FILES, max_fields=4)
         try:
             unexpected = sorted(set(form) - FORM_FIELDS)
             if unexpected:
@@ -95,6 +103,14 @@ def create_app(options: HelperOptions) -> FastAPI:
             upload = form.get("base")
             if upload is not None and not isinstance(upload, UploadFile):
                 raise Rejected(400, "the base model (form field 'base') must be a GGUF file")
+            parts = form.getlist("weights")
+            if not all(isinstance(part, UploadFile) for part in parts):
+                raise Rejected(400, "the weights (form field 'weights') must be files")
+            weights = parse_weights(
+                form.get("weights_sha256"),
+                form.get("weights_manifest"),
+                [(part.filename, part.file) for part in parts],
+            )
 
             def start() -> dict[str, object]:
                 base: Path | None = bases.find(sha256)
@@ -104,7 +120,16 @@ def create_app(options: HelperOptions) -> FastAPI:
                     raise Rejected(
                         409, f"the helper does not have base model {sha256[:12]}", "base_missing"
                     )
-                return manager.create(config, data, pairs, base).snapshot()
+                folder: Path | None = None
+                if weights is not None:
+                    if weights.manifest is not None:
+                        folder = weights_cache.add(weights, base)
+                    else:
+                        folder = weights_cache.find(weights.sha256, base)
+                    if folder is None:
+                        message = f"the helper does not have weights {weights.sha256[:12]}"
+                        raise Rejected(409, message, "weights_missing")
+                return manager.create(config, data, pairs, base, folder).snapshot()
 
             return await run_in_threadpool(start)
         finally:

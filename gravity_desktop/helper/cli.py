@@ -25,6 +25,22 @@ from gravity_desktop.training.helper_access import is_loopback
 MIN_TOKEN_LENGTH = 16
 
 
+class GpuCount(click.ParamType):
+    """`--gpus`: "all" or a whole number of at least 1."""
+
+    name = "all|N"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | str:
+        text = str(value).strip().lower()
+        if text == "all":
+            return "all"
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r} is neither 'all' nor a whole number >= 1", param, ctx)
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "gravity-gpu-helper"
@@ -81,6 +97,13 @@ def cli() -> None:
 @click.option("--token-file", type=click.Path(path_type=Path), help="File holding the token.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Jobs, cached bases, token.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option(
+    "--gpus",
+    type=GpuCount(),
+    default="all",
+    show_default=True,
+    help="GPUs each job trains on, data-parallel (one process per GPU). On the CPU: processes.",
+)
 @click.option("--retention-seconds", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option("--claim-seconds", type=click.FloatRange(1), default=3600.0, show_default=True)
 @click.option("--max-upload-mb", type=click.FloatRange(0.001), default=8192.0, show_default=True)
@@ -93,6 +116,7 @@ def serve(
     token_file: Path | None,
     data_dir: Path | None,
     device: str,
+    gpus: int | str,
     retention_seconds: float,
     claim_seconds: float,
     max_upload_mb: float,
@@ -119,6 +143,7 @@ def serve(
         data_dir=data_dir,
         token=token,
         device=device,
+        gpus=gpus,
         retention_seconds=retention_seconds,
         claim_seconds=claim_seconds,
         max_upload_bytes=int(max_upload_mb * 1e6),
@@ -129,7 +154,8 @@ def serve(
     scheme = "https" if tls_cert else "http"
     click.echo(
         f"gravity-gpu-helper {__version__} on {scheme}://{host}:{port} (device {device},"
-        f" data in {data_dir}, job data kept {retention_seconds:g} s after a job ends);"
+        f" GPUs per job: {gpus}, data in {data_dir}, job data kept {retention_seconds:g} s after a"
+        " job ends);"
         f" token in {token_path}",
         err=True,
     )

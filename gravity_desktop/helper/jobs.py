@@ -95,8 +95,19 @@ class JobManager:
         with self.lock:
             return any(job.state in ACTIVE for job in self.jobs.values())
 
-    def create(self, config: TrainConfig, train_jsonl: bytes, pairs: int, base: Path) -> Job:
-        """Write the job's folder and start training it in a background thread."""
+    def create(
+        self,
+        config: TrainConfig,
+        train_jsonl: bytes,
+        pairs: int,
+        base: Path,
+        weights: Path | None = None,
+    ) -> Job:
+        """Write the job's folder and start training it in a background thread.
+
+        `weights` is the Hugging Face weights folder the model was imported with, if any: the
+        worker then trains from it, as on the desktop, instead of dequantizing `base`.
+        """
         with self.lock:
             if any(job.state in ACTIVE for job in self.jobs.values()):
                 raise Rejected(409, "the helper is training another job; try again later", "busy")
@@ -109,8 +120,10 @@ class JobManager:
         spec = {
             "base_gguf": str(base),
             "cache_root": str(self.options.trainable_base_dir),
+            "trainable_weights": str(weights) if weights else None,
             "config": config.as_json(),
             "device": self.options.device,
+            "gpus": self.options.gpus,
         }
         (job.folder / "job.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
         job.add_event({"event": "accepted", "job": job_id, "pairs": pairs})

@@ -1,9 +1,11 @@
 """Checking what a client sends before any of it reaches the worker.
 
-Only three kinds of data are accepted: training settings as JSON, pairs as JSONL in TRL's
-conversational format, and a base model as GGUF (checked in `bases.py`). Each is parsed with the
-standard library's JSON parser and checked field by field; nothing is unpickled, and nothing a
-client sends is ever used as a file name.
+Only these kinds of data are accepted: training settings as JSON, pairs as JSONL in TRL's
+conversational format, a base model as GGUF (checked in `bases.py`) and, for a model imported with
+its Hugging Face weights, safetensors, JSON files and a chat template (checked in `weights.py`).
+Each is parsed with the standard library's JSON parser and checked field by field; nothing is
+unpickled, and nothing a client sends is used as a file name, but for a weights file's own name
+once it has been checked to be a plain name of an accepted kind (config.json, model.safetensors).
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ NUMBERS: dict[str, tuple[type, float, float]] = {
 }
 
 
-def parse_sha256(raw: object) -> str:
+def parse_sha256(raw: object, name: str = "base_sha256") -> str:
     if not isinstance(raw, str) or not SHA256.match(raw):
-        raise Rejected(400, "base_sha256 must be 64 lowercase hexadecimal digits")
+        raise Rejected(400, f"{name} must be 64 lowercase hexadecimal digits")
     return raw
 
 

@@ -6,10 +6,15 @@ which costs time and learns against rounded weights. A reader who has the origin
 from those weights directly. The folder is checked against the GGUF so that an adapter is never
 trained on one model and served on another, and only safetensors, JSON and tokenizer files are
 taken (never pickled weights, which can run code when loaded).
+
+A GPU helper trains from the same weights: it receives the safetensors, the JSON files and the chat
+template (`helper_files`), known together by the sha256 of their manifest (`manifest_sha256`), and
+checks them with `check_weights` as an import does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,12 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gravity_desktop.errors import UserError
-from gravity_desktop.llm.gguf_file import read_header
+from gravity_desktop.llm.gguf_file import read_header, sha256_of
 
 # What transformers needs to load a model and its tokenizer; nothing that is unpickled.
 KEPT_SUFFIXES = (".safetensors", ".json", ".txt", ".model", ".jinja")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+# What a GPU helper accepts: files it can check by parsing them. transformers 5 keeps the chat
+# template beside tokenizer_config.json as chat_template.jinja, and training formats every pair
+# with it, so it travels too (as UTF-8 text, rendered by transformers in a sandbox).
+HELPER_SUFFIXES = (".safetensors", ".json", ".jinja")
 
 
 @dataclass(frozen=True)
@@ -104,3 +113,28 @@ def install_weights(check: WeightsCheck, target: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target
+
+
+def helper_files(folder: Path) -> list[Path]:
+    """The files of an imported weights folder that a GPU helper receives, in name order.
+
+    The helper takes no tokenizer.model (a binary SentencePiece file): a tokenizer.json must be
+    there, and transformers loads the tokenizer from it, as training on this computer does.
+    """
+    if not (folder / "tokenizer.json").is_file():
+        raise UserError(
+            f"{folder}: no tokenizer.json (a GPU helper takes safetensors, JSON and the chat"
+            " template, not tokenizer.model); train this model on this computer"
+        )
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in HELPER_SUFFIXES)
+
+
+def weights_manifest(files: list[Path]) -> dict[str, str]:
+    """{file name: sha256} of the files sent to a GPU helper."""
+    return {file.name: sha256_of(file) for file in files}
+
+
+def manifest_sha256(manifest: dict[str, str]) -> str:
+    """The identity of a set of weights files: the sha256 of their manifest as canonical JSON."""
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()

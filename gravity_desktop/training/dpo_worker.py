@@ -6,40 +6,64 @@ when torch sees a GPU) and the data (`train.jsonl`). Every line printed is one J
 event: start, base_ready, resume or restart, progress (step, loss, reward accuracy, margin, ETA),
 then done, cancelled or error. SIGTERM or SIGINT stop training at the next step after saving a
 checkpoint; the next run of the same job resumes from the last checkpoint.
+
+Several GPUs (the GPU helper's `--gpus`): `job.json` may say `"gpus": N` or `"gpus": "all"`. The
+process started by `worker_process` prepares the trainable base (once, so the ranks never race to
+write it), prints `start` and `base_ready`, and then replaces itself with torch's launcher
+(`python -m torch.distributed.run`), which starts one process per GPU running this module again
+with the prepared base as a second argument. Each process takes its own batch of `batch_size`
+pairs per step; TRL's trainer, built on accelerate, reads the launcher's environment and averages
+the gradients (NCCL on GPUs, gloo on the CPU). Only rank 0 prints events and saves the adapter, so
+the caller reads one stream of events exactly as from a single process; a stop request is shared
+between the ranks so that all of them stop after the same step.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 STOP = {"requested": False}
+# False on the ranks other than 0 of a multi-process job: their events would repeat rank 0's.
+SPEAKS = {"events": True}
+MODULE = "gravity_desktop.training.dpo_worker"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def emit(event: str, **fields: object) -> None:
-    print(json.dumps({"event": event, **fields}), flush=True)
+    if SPEAKS["events"]:
+        print(json.dumps({"event": event, **fields}), flush=True)
 
 
 def _request_stop(signum: int, frame: object) -> None:
     STOP["requested"] = True
 
 
-def main(job_dir: Path) -> int:
+def main(job_dir: Path, prepared_base: Path | None = None) -> int:
+    """Train the job; `prepared_base` is given only to the ranks of a multi-process job."""
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, _request_stop)
+    if prepared_base is not None:
+        SPEAKS["events"] = os.environ.get("RANK", "0") == "0"
+        _die_with_launcher()
     job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
     try:
-        return run(job_dir, job)
+        return run(job_dir, job, prepared_base)
     except Exception as exc:  # reported to the parent as one readable line
-        emit("error", message=f"{type(exc).__name__}: {exc}")
+        message = f"{type(exc).__name__}: {exc}"
+        emit("error", message=message)
+        if not SPEAKS["events"]:  # on stderr, which the ranks share with the launcher
+            print(f"rank {os.environ.get('RANK')}: {message}", file=sys.stderr, flush=True)
         return 1
 
 
-def run(job_dir: Path, job: dict) -> int:
+def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     import torch
     from datasets import load_dataset
     from peft import LoraConfig
@@ -49,15 +73,28 @@ def run(job_dir: Path, job: dict) -> int:
     from gravity_desktop.training.config import TrainConfig
 
     config = TrainConfig.from_json(job["config"])
-    device = choose_device(torch, str(job.get("device", "cpu")))
-    gpu = {"gpu": torch.cuda.get_device_name()} if device == "cuda" else {}
-    emit("start", method=config.method, device=device, **gpu)
+    wanted_device = str(job.get("device", "cpu"))
+    device = choose_device(torch, wanted_device)
     torch.manual_seed(config.seed)
-    weights = job.get("trainable_weights")
-    base = prepare_trainable_base(
-        Path(job["base_gguf"]), Path(job["cache_root"]), Path(weights) if weights else None
-    )
-    emit("base_ready", path=str(base))
+    if prepared_base is None:
+        processes = count_processes(torch, wanted_device, device, job.get("gpus", 1))
+        gpu = {"gpu": torch.cuda.get_device_name()} if device == "cuda" else {}
+        launch = processes > 1 or (device == "cuda" and torch.cuda.device_count() > 1)
+        spread = {"processes": processes} if launch else {}
+        emit("start", method=config.method, device=device, **gpu, **spread)
+        weights = job.get("trainable_weights")
+        base = prepare_trainable_base(
+            Path(job["base_gguf"]), Path(job["cache_root"]), Path(weights) if weights else None
+        )
+        emit("base_ready", path=str(base))
+        if launch:
+            if STOP["requested"]:  # stopped while the base was being prepared
+                emit("cancelled", step=0)
+                return 3
+            launch_ranks(job_dir, base, processes)
+    else:
+        base = prepared_base
+    distributed = prepared_base is not None
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -86,6 +123,8 @@ def run(job_dir: Path, job: dict) -> int:
         "seed": config.seed,
         "max_length": config.max_length,
         "disable_tqdm": True,
+        # Every LoRA weight takes part in every step: DDP need not search for unused ones.
+        "ddp_find_unused_parameters": False,
     }
     started = time.perf_counter()
     first_step = {"value": None}
@@ -112,7 +151,7 @@ def run(job_dir: Path, job: dict) -> int:
             )
 
         def on_step_end(self, args, state, control, **kwargs):
-            if STOP["requested"]:
+            if _stop_agreed(torch, args.device, distributed):
                 control.should_training_stop = True
                 control.should_save = True
             return control
@@ -148,7 +187,9 @@ def run(job_dir: Path, job: dict) -> int:
             trainer.train(resume_from_checkpoint=str(resume))
         except Exception as exc:  # a damaged checkpoint: start clean and say so
             emit("restart", reason=f"could not resume from {resume.name}: {exc}")
-            shutil.rmtree(checkpoints, ignore_errors=True)
+            if trainer.is_world_process_zero():
+                shutil.rmtree(checkpoints, ignore_errors=True)
+            trainer.accelerator.wait_for_everyone()
             trainer.train()
     else:
         trainer.train()
@@ -156,10 +197,77 @@ def run(job_dir: Path, job: dict) -> int:
         emit("cancelled", step=trainer.state.global_step)
         return 3
     out = job_dir / "peft"
-    trainer.model.save_pretrained(out)
+    if trainer.is_world_process_zero():
+        trainer.model.save_pretrained(out)
     emit("done", peft=str(out), steps=trainer.state.global_step,
          seconds=round(time.perf_counter() - started, 1))  # fmt: skip
     return 0
+
+
+def count_processes(torch: object, wanted_device: str, device: str, gpus: object) -> int:
+    """How many training processes: one per GPU, for `gpus` GPUs ("all": every one torch sees).
+
+    On the CPU there are no GPUs to count: one process, as ever, where "auto" found no GPU; where
+    the CPU was asked for by name, a number of GPUs runs that many CPU processes instead (gloo),
+    which tries the multi-GPU path on a machine without GPUs.
+    """
+    if isinstance(gpus, bool) or not (gpus == "all" or (isinstance(gpus, int) and gpus >= 1)):
+        raise ValueError(f"gpus must be 'all' or a whole number >= 1, not {gpus!r}")
+    if device == "cpu":
+        return gpus if wanted_device == "cpu" and isinstance(gpus, int) else 1
+    visible = torch.cuda.device_count()
+    if gpus == "all":
+        return visible
+    if gpus > visible:
+        raise RuntimeError(
+            f"{gpus} GPUs were asked for but torch sees {visible}"
+            " (CUDA_VISIBLE_DEVICES, the helper's --gpus)"
+        )
+    return gpus
+
+
+def launch_ranks(job_dir: Path, base: Path, processes: int) -> NoReturn:
+    """Become torch's launcher, which trains the job in `processes` processes (one per GPU).
+
+    The launcher is a standalone rendezvous on a free local port, and it passes SIGTERM on to the
+    ranks, so stopping this process stops the job as before. Even one process goes through it
+    where several GPUs are visible: that process then trains on the first GPU alone, where the
+    Trainer would otherwise split each batch over every GPU in one process (`DataParallel`).
+    """
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={processes}", "-m", MODULE, str(job_dir), str(base)]  # fmt: skip
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
+
+
+def _die_with_launcher() -> None:
+    """Have Linux kill this rank when its launcher dies.
+
+    The launcher starts each rank in a session of its own, so when the helper kills a launcher
+    that did not stop in time, the ranks would go on training (holding their GPUs) into a job
+    folder that is being deleted.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the launcher died before the request above
+        os._exit(1)
+
+
+def _stop_agreed(torch: object, device: object, distributed: bool) -> bool:
+    """Whether to stop after this step: asked for here, or, across ranks, on any rank.
+
+    Every rank receives SIGTERM from the launcher, but not always before the same step; a rank
+    that stopped alone would leave the others waiting for it in the next gradient exchange.
+    """
+    if distributed:
+        flag = torch.tensor([1.0 if STOP["requested"] else 0.0], device=device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        STOP["requested"] = bool(flag.item())
+    return STOP["requested"]
 
 
 def choose_device(torch: object, wanted: str) -> str:
@@ -183,4 +291,4 @@ def _last_checkpoint(folder: Path) -> Path | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    sys.exit(main(*(Path(arg) for arg in sys.argv[1:3])))

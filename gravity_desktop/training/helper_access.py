@@ -38,9 +38,10 @@ NO_KEYRING = (
 WHAT_IS_SENT = (
     "Training on a GPU helper sends it, for each training run: the training pairs (each pair's"
     " prompt with the book's title, author and synopsis, and the two descriptions, including the"
-    " rewrites you typed as feedback), the training settings (method, LoRA rank, epochs, ...) and"
-    " the served base model (only its sha256 once the helper has it). Not sent: your answers,"
-    " profile, reading history, the held-out pairs and any metadata of the pairs. The helper sends"
+    " rewrites you typed as feedback), the training settings (method, LoRA rank, epochs, ...),"
+    " the served base model and, for a model imported with its Hugging Face weights, those weights"
+    " (only their sha256 once the helper has them). Not sent: your answers, profile, reading"
+    " history, the held-out pairs and any metadata of the pairs. The helper sends"
     " back the trained adapter, which is checked and activated on this computer, and deletes the"
     " job's data when the job ends (its operator can set a retention time)."
 )

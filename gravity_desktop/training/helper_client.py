@@ -14,8 +14,8 @@ import json
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import httpx
 
 from gravity_desktop.errors import ModelFileError, UserError
 from gravity_desktop.llm.gguf_file import inspect
+from gravity_desktop.llm.hf_weights import manifest_sha256, weights_manifest
 from gravity_desktop.training.helper_access import normalize_url
 
 Event = dict[str, object]
@@ -171,31 +172,66 @@ class HelperClient:
         config: dict[str, object],
         records: list[dict[str, object]],
         on_event: Callable[[Event], None] | None = None,
+        weights: list[Path] | None = None,
     ) -> str:
-        """Create the job; the base GGUF is uploaded only if the helper does not have it yet."""
+        """Create the job; the base GGUF is uploaded only if the helper does not have it yet.
+
+        `weights` are the files of the Hugging Face weights the model was imported with
+        (`hf_weights.helper_files`), to train from instead of the GGUF; they, too, are sent only
+        when the helper answers that it does not have them, each upload in its own request.
+        """
         train = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
         fields = {"config": json.dumps(config), "base_sha256": base_sha256}
-        files: dict[str, object] = {"train": ("train.jsonl", train, "application/x-ndjson")}
-        response = self._request("POST", "/jobs", data=fields, files=files)
-        if response.status_code == 409 and _code(response) == "base_missing":
-            size = base_gguf.stat().st_size
+        manifest: dict[str, str] | None = None
+        if weights:
+            manifest = weights_manifest(weights)
+            fields["weights_sha256"] = manifest_sha256(manifest)
+        response = self._post_job(fields, train)
+        sent: set[str] = set()
+        # The helper names one missing part at a time (the base first): each is sent once.
+        while response.status_code == 409 and (code := _code(response)) not in sent:
+            if code == "base_missing":
+                what, uploads = "base model", [("base", "base.gguf", base_gguf)]
+                event: Event = {"event": "uploading"}
+            elif code == "weights_missing" and weights:
+                fields["weights_manifest"] = json.dumps(manifest)
+                what = "model's Hugging Face weights"
+                uploads = [("weights", file.name, file) for file in weights]
+                event = {"event": "uploading_weights", "files": len(weights)}
+            else:
+                break
+            sent.add(code)
+            size = sum(path.stat().st_size for _, _, path in uploads)
             limit = self.info().max_upload_bytes
             if limit and size + len(train) > limit:
                 raise HelperError(
-                    f"the base model ({size / 1e6:.0f} MB) is larger than the GPU helper at"
+                    f"the {what} ({size / 1e6:.0f} MB) is larger than the GPU helper at"
                     f" {self.url} accepts ({limit / 1e6:.0f} MB, its --max-upload-mb)"
                 )
             if on_event is not None:
-                on_event({"event": "uploading", "bytes": size})
-            with base_gguf.open("rb") as handle:
-                files["base"] = ("base.gguf", handle, "application/octet-stream")
-                response = self._request(
-                    "POST", "/jobs", data=fields, files=files, timeout=httpx.Timeout(600.0)
-                )
+                on_event({**event, "bytes": size})
+            response = self._post_job(fields, train, uploads)
         job_id = self._json(response).get("id")
         if not isinstance(job_id, str):
             raise HelperError(f"{self.url} accepted the job but gave no job id")
         return job_id
+
+    def _post_job(
+        self, fields: dict[str, str], train: bytes, uploads: Sequence[tuple[str, str, Path]] = ()
+    ) -> httpx.Response:
+        """POST /jobs with the pairs and `uploads` (form field, file name, path), streamed."""
+        files: list[tuple[str, tuple[str, object, str]]] = [
+            ("train", ("train.jsonl", train, "application/x-ndjson"))
+        ]
+        if not uploads:
+            return self._request("POST", "/jobs", data=fields, files=files)
+        with ExitStack() as opened:
+            for field, name, path in uploads:
+                handle = opened.enter_context(path.open("rb"))
+                files.append((field, (name, handle, "application/octet-stream")))
+            return self._request(
+                "POST", "/jobs", data=fields, files=files, timeout=httpx.Timeout(600.0)
+            )
 
     def follow(
         self,

@@ -10,8 +10,9 @@
    was.
 
 With a GPU helper (`run_training(..., helper=URL)`, docs/gpu-helper.md) steps 2 and the export run
-on the helper, with the same worker and exporter; the adapter comes back with its sha256 and takes
-step 3 here, the same check and activation as a local one.
+on the helper, with the same worker and exporter (and from the same Hugging Face weights, for a
+model imported with them); the adapter comes back with its sha256 and takes step 3 here, the same
+check and activation as a local one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial as partial_call
 from pathlib import Path
 
 from gravity_desktop.app_context import Context
@@ -114,12 +116,7 @@ def run_training(
     base_sha = model.sha256 or sha256_of(base_gguf)
     plan = Plan(model.entry.id, base_gguf, base_sha, config, train, heldout)
     if helper is not None:
-        if model.trainable_path is not None:
-            raise UserError(
-                f"{model.entry.id} trains from imported Hugging Face weights, which the GPU helper"
-                " cannot receive yet; train it on this computer (without the helper)"
-            )
-        return _train_on_helper(ctx, plan, helper, on_event, cancel)
+        return _train_on_helper(ctx, plan, helper, on_event, cancel, model.trainable_path)
     job = _job_dir(ctx, base_sha, config, train)
     resumed = (job / "checkpoints").is_dir() and any((job / "checkpoints").iterdir())
     try:
@@ -187,23 +184,39 @@ def _train_on_helper(
     url: str,
     on_event: Callable[[Event], None] | None,
     cancel: CancelToken | None,
+    weights: Path | None = None,
 ) -> TrainingResult:
     """Train on the GPU helper, then check and activate the adapter exactly as after local training.
 
     Only the training pairs (oversampled as locally), the settings and the base model (or just its
-    sha256 when the helper has it) are sent; the held-out pairs stay here for the check.
+    sha256 when the helper has it) are sent; the held-out pairs stay here for the check. A model
+    imported with its Hugging Face `weights` trains from them there as here, so they are sent too
+    (their safetensors, JSON and chat template files; only a digest once the helper has them),
+    after the same check as at import, so that a folder changed since fails here, by name.
     """
+    from gravity_desktop.llm.hf_weights import check_weights, helper_files
     from gravity_desktop.training.helper_access import ca_cert_for
     from gravity_desktop.training.helper_client import HelperError, connected
 
+    weights_files = None
+    if weights is not None:
+        try:
+            check_weights(weights, plan.base_gguf)
+            weights_files = helper_files(weights)
+        except UserError as exc:
+            raise UserError(
+                f"the model's Hugging Face weights cannot go to the GPU helper: {exc}; nothing"
+                " was sent"
+            ) from exc
     records = [_helper_record(p) for p in _oversampled(plan.train, plan.config.feedback_weight)]
     adapter_id, partial = _new_adapter_file(ctx, plan.config)
     should_stop = (lambda: cancel.cancelled) if cancel else None
     try:
         with connected(url, ca_cert_for(ctx.settings, url)) as client:
             job_id = client.submit(
-                plan.base_gguf, plan.base_sha, plan.config.as_json(), records, on_event
-            )
+                plan.base_gguf, plan.base_sha, plan.config.as_json(), records, on_event,
+                weights_files,
+            )  # fmt: skip
             try:
                 sha256 = client.follow(job_id, on_event, should_stop)
                 if sha256 is None:
@@ -239,14 +252,17 @@ def _check_and_activate(
 ) -> TrainingResult:
     """Load the adapter in llama.cpp, score it on the held-out pairs, keep it, maybe activate it."""
     config, heldout, base_gguf = plan.config, plan.heldout, plan.base_gguf
+    scorer = partial_call(
+        Engine, base_gguf, n_ctx=1024, scoring=True, n_threads=ctx.settings.n_threads
+    )
     try:
-        policy = Engine(base_gguf, adapter_path=partial, n_ctx=1024, scoring=True)
+        policy = scorer(adapter_path=partial)
     except Exception as exc:
         partial.unlink(missing_ok=True)
         raise UserError(
             f"the trained adapter failed its check ({exc}); nothing was activated"
         ) from exc
-    base = Engine(base_gguf, n_ctx=1024, scoring=True)
+    base = scorer()
     if on_event:
         on_event({"event": "evaluating", "heldout_pairs": len(heldout)})
     reference = reference_logprobs(base, heldout)
@@ -255,7 +271,7 @@ def _check_and_activate(
     previous = adapter_store.active(ctx.conn)
     previous_score = None
     if previous is not None and previous.base_sha256 == plan.base_sha and previous.path.is_file():
-        engine = Engine(base_gguf, adapter_path=previous.path, n_ctx=1024, scoring=True)
+        engine = scorer(adapter_path=previous.path)
         previous_score = heldout_score(engine, heldout, reference, config.beta)
         engine.close()
     base.close()
