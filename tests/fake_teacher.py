@@ -7,14 +7,24 @@ asked for, which is what a good teacher does; the synthesis logic around it is w
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from types import SimpleNamespace
 
 from gravity_desktop.llm.engine import CancelToken, Completion, GenerationSettings
 
+# A vocabulary for the name guard synthesis builds for every request.
+PIECES = [" The", " novel", " Zeph", "on", " Nora", ".", " is", "eph"]
+
 
 class FakeTeacher:
+    model_info = SimpleNamespace(path=Path("fake-teacher.gguf"))
+
     def __init__(self, cancel_after: int | None = None) -> None:
         self.calls = 0
         self.cancel_after = cancel_after
+
+    def token_pieces(self) -> list[str]:
+        return PIECES
 
     def chat(self, messages, settings: GenerationSettings, cancel: CancelToken | None = None):
         self.calls += 1

@@ -157,3 +157,19 @@ def test_automatic_threads_follow_the_free_cores_per_request(
         fresh.close()
     finally:
         automatic.close()
+
+
+def test_a_guard_rules_tokens_out_at_every_step(engine: Engine) -> None:
+    import numpy as np
+
+    only = engine._llama.tokenize(b" zebra", add_bos=False)[0]
+    others = np.setdiff1d(np.arange(engine._llama.n_vocab()), [only])
+    seen: list[int] = []
+
+    def guard(tokens):
+        seen.append(len(tokens))
+        return others
+
+    settings = GenerationSettings(max_tokens=3, seed=1, guard=guard)
+    assert engine.chat([{"role": "user", "content": "Say hello"}], settings).text == " zebra" * 3
+    assert seen == [seen[0], seen[0] + 1, seen[0] + 2]  # called with the tokens so far

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from gravity_desktop.catalog.book import Book
 from gravity_desktop.catalog.bundled import bundled_books
 from gravity_desktop.gravity import filters
 from gravity_desktop.gravity.scenarios import derive_scenarios
@@ -139,3 +140,12 @@ def test_generic_pairs_are_checked_for_specificity() -> None:
     )
     problem, margin = filters.pair_problem(DUNE, GOOD, vague, (), ())
     assert problem is None and margin > 0
+
+
+def test_an_author_with_letters_beyond_latin_1_is_one_known_name() -> None:
+    book = Book(
+        id="grain", title="A Grain of Wheat", author="Ngũgĩ wa Thiong'o", year=1967,
+        synopsis="Villagers in Kenya wait for independence while a quiet man hides a secret.",
+    )  # fmt: skip
+    text = "A Grain of Wheat by Ngũgĩ wa Thiong'o follows villagers in Kenya before independence."
+    assert filters.names_problem(text, book, "chosen") is None

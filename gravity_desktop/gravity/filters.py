@@ -49,7 +49,8 @@ def lowercase_words() -> frozenset[str]:
 
 def words(text: str) -> list[str]:
     """Words, with a possessive 's dropped (Whitman's -> Whitman)."""
-    return [re.sub(r"['\u2019]s$", "", w) for w in re.findall(r"[A-Za-zÀ-ÿ'\u2019]+", text)]
+    # Letters of any script (Ngũgĩ is one word, not "Ng" and "g"), with apostrophes inside.
+    return [re.sub(r"['\u2019]s$", "", w) for w in re.findall(r"(?:[^\W\d_]|['\u2019])+", text)]
 
 
 def names_title(folded_text: str, title: str) -> bool:

@@ -21,6 +21,7 @@ from gravity_desktop.catalog.book import Book
 from gravity_desktop.errors import UserError
 from gravity_desktop.gravity import prompts
 from gravity_desktop.gravity.filters import pair_problem, reason_kind, single_text_problem
+from gravity_desktop.gravity.name_guard import NameGuard
 from gravity_desktop.gravity.scenarios import Scenario, derive_scenarios
 from gravity_desktop.gravity.text import clean_text
 from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings, Message
@@ -230,6 +231,7 @@ def _generate(
         repeat_penalty=REPEAT_PENALTY,
         seed=seed,
         reuse_prompt_cache=True,
+        guard=NameGuard(engine, book),
     )
     completion = engine.chat(messages, settings, cancel)
     if completion.finish_reason == "cancelled":

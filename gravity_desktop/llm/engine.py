@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,6 +67,9 @@ class GenerationSettings:
     # Text the reply must begin with (for example "Dune by Frank Herbert"); the model continues
     # it. The returned text includes the prefix.
     assistant_prefix: str = ""
+    # Called before each token with the tokens so far; returns the token ids that may not come
+    # next (gravity/name_guard.py rules out names a book's facts do not contain).
+    guard: Callable[[Sequence[int]], Sequence[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Engine:
         self.n_threads = n_threads or max(1, os.cpu_count() or 1)
         self._lock = threading.Lock()
         self._formatter = None
+        self._pieces: list[str] | None = None
         started = time.perf_counter()
         self._llama = self._load()
         self.load_seconds = time.perf_counter() - started
@@ -145,6 +149,16 @@ class Engine:
         if self.adapter_info is not None:
             text += f" + adapter {self.adapter_info.path.name} x{self.adapter_scale:g}"
         return text
+
+    def token_pieces(self) -> list[str]:
+        """The text of every token of the vocabulary, by id (computed once per engine)."""
+        if self._pieces is None:
+            llama = self._llama
+            self._pieces = [
+                llama.detokenize([token]).decode("utf-8", errors="replace")
+                for token in range(llama.n_vocab())
+            ]
+        return self._pieces
 
     def format_prompt(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
         """The chat-formatted prompt as tokens, and its stop strings (GGUF chat template)."""
@@ -257,6 +271,16 @@ class Engine:
             self._llama._ctx.set_n_threads(threads, threads)
 
 
+def _ruling_out(guard: Callable[[Sequence[int]], Sequence[int]]) -> Callable:
+    """A llama-cpp-python logits processor that rules out the tokens `guard` names."""
+
+    def processor(input_ids: Sequence[int], scores):  # numpy arrays
+        scores[guard(input_ids)] = float("-inf")
+        return scores
+
+    return processor
+
+
 def free_cores(cores: int, loadavg: str = "/proc/loadavg") -> int:
     """How many of `cores` no other thread is running on at this moment (at least 1).
 
@@ -310,6 +334,8 @@ class Stream:
                 "seed": settings.seed,
                 "stream": True,
             }
+            if settings.guard is not None:
+                sampling["logits_processor"] = [_ruling_out(settings.guard)]
             if settings.assistant_prefix:
                 prompt, stops = self._engine.format_prompt(self._messages)
                 chunks = llama.create_completion(

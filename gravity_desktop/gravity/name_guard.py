@@ -1,0 +1,139 @@
+"""Keep a small teacher from writing names that a book's facts do not contain.
+
+The 135M teacher invents characters and places readily ("a character named Zephon" in Dune), and
+the names filter then throws the text away: it was the most common reason a pair was lost. While
+a text is written, this rules out every token that would begin or continue a capitalised word
+which can then no longer become a word the names filter accepts (a word of the book's facts, an
+ordinary word, a common capitalised one), and a word may only end where the filter accepts it.
+The filter still checks every text afterwards; the guard only stops the teacher from spending its
+tokens on texts that would fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+
+from gravity_desktop.catalog.book import Book, fold
+from gravity_desktop.gravity.filters import COMMON_CAPITALISED, ROMAN, lowercase_words
+from gravity_desktop.llm.engine import Engine
+
+STEM = 5  # the names filter accepts a word that shares its first 5 letters with a known one
+LOOK_BACK = 12  # tokens; a longer word is not followed
+
+
+@cache
+def _prefixes(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(word[:end] for word in words for end in range(1, len(word) + 1))
+
+
+@cache
+def _ordinary() -> frozenset[str]:
+    return _prefixes(lowercase_words() | frozenset(COMMON_CAPITALISED))
+
+
+class _Vocabulary:
+    """What each token of a model can do to a word (computed once per model).
+
+    `letters[t]` is the token's text folded to plain letters when it is letters only ("eph",
+    "Zeph", " Zeph" all give "zeph"), else None; a letter outside the Latin alphabets folds to
+    nothing and counts as no letter a name of the book could have.
+    """
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+        self.letters: list[str | None] = []
+        self.begins: list[bool] = []  # " Zeph", "Zeph": may begin a capitalised word
+        for piece in pieces:
+            bare = piece[1:] if piece[:1] == " " else piece
+            folded = fold(bare)
+            plain = bare.isalpha() and folded.isalpha() and len(folded) == len(bare)
+            self.letters.append(folded if plain else None)
+            self.begins.append(plain and bare[0].isupper())
+        self.capitals = [(t, self.letters[t]) for t, begins in enumerate(self.begins) if begins]
+        # Lower-case letters that go on the word before them: "eph", "on" (a spaced token starts
+        # a word of its own, and a capital inside a word makes a new one: "ChristMas").
+        self.continuations = [
+            (token, letters)
+            for token, (piece, letters) in enumerate(zip(pieces, self.letters, strict=True))
+            if letters is not None and piece[0] != " " and not any(c.isupper() for c in piece)
+        ]
+
+
+_VOCABULARIES: dict[str, _Vocabulary] = {}
+
+
+class NameGuard:
+    """For one book: at each step, the tokens that would write a name foreign to the book.
+
+    Passed to the engine as `GenerationSettings.guard`; called with the tokens so far.
+    """
+
+    def __init__(self, engine: Engine, book: Book) -> None:
+        key = str(engine.model_info.path)
+        if key not in _VOCABULARIES:
+            _VOCABULARIES[key] = _Vocabulary(engine.token_pieces())
+        self._vocabulary = _VOCABULARIES[key]
+        self._known = frozenset(fold(f"{book.title} {book.author} {book.synopsis}").split())
+        self._own = _prefixes(self._known)
+        self._stems = {word[:STEM] for word in self._known if len(word) >= STEM}
+        self._everything = np.arange(len(self._vocabulary.pieces), dtype=np.intp)
+        self._starts = self._ruled_out(self._vocabulary.capitals, "")
+        self._within: dict[str, np.ndarray] = {}
+
+    def __call__(self, tokens: Sequence[int]) -> np.ndarray:
+        word = self._open_word(tokens)
+        if word is None:
+            return self._starts
+        if word not in self._within:
+            if self._complete(word):  # it may end here, or go on to another accepted word
+                on = self._ruled_out(self._vocabulary.continuations, word)
+                self._within[word] = np.union1d(self._starts, on)
+            else:  # "Kil" of a "Kiluonya" that was stopped: only a way on to an accepted word
+                on = [t for t, letters in self._vocabulary.continuations
+                      if self._possible(word + letters)]  # fmt: skip
+                self._within[word] = np.setdiff1d(self._everything, on)
+        return self._within[word]
+
+    def _complete(self, word: str) -> bool:
+        """Whether the names filter accepts `word` as it stands."""
+        return (
+            len(word) <= 1
+            or word in lowercase_words()
+            or word in COMMON_CAPITALISED
+            or word in self._known
+            or word[:STEM] in self._stems
+            or ROMAN.fullmatch(word) is not None
+        )
+
+    def _possible(self, word: str) -> bool:
+        """Whether `word`, as it stands or written on, can become a word the filter accepts."""
+        return (
+            len(word) <= 1
+            or word in _ordinary()
+            or word in self._own
+            or word[:STEM] in self._stems
+            or ROMAN.fullmatch(word) is not None
+        )
+
+    def _ruled_out(self, candidates: list[tuple[int, str]], word: str) -> np.ndarray:
+        return np.array(
+            [t for t, letters in candidates if not self._possible(word + letters)], dtype=np.intp
+        )
+
+    def _open_word(self, tokens: Sequence[int]) -> str | None:
+        """The capitalised word the last tokens are in the middle of (folded), if any."""
+        vocabulary = self._vocabulary
+        parts: list[str] = []
+        for token in reversed(tokens[-LOOK_BACK:]):
+            letters = vocabulary.letters[token]
+            if letters is None:
+                return None
+            parts.append(letters)
+            if vocabulary.begins[token]:
+                return "".join(reversed(parts))
+            if vocabulary.pieces[token][0] == " ":  # a lower-case word
+                return None
+        return None

@@ -1,0 +1,81 @@
+"""The name guard: which tokens it rules out while a teacher writes about one book."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from gravity_desktop.catalog.book import Book
+from gravity_desktop.gravity.filters import names_problem
+from gravity_desktop.gravity.name_guard import NameGuard
+from gravity_desktop.llm.engine import Engine, GenerationSettings
+
+PIECES = [
+    " The", " story", " of", " Nora", " Hel", "mer", " Zeph", "on", " Tor", "val", "d", "a",
+    ".", ",", " \u201c", "Zeph", " Kil", "lers", "uonya", "Xyq", " II", " Ibsen",
+]  # fmt: skip
+ID = {piece: token for token, piece in enumerate(PIECES)}
+
+BOOK = Book(
+    id="dolls-house", title="A Doll's House", author="Henrik Ibsen", year=1879,
+    synopsis="Nora Helmer seems content in her marriage to Torvald until a secret loan returns.",
+)  # fmt: skip
+
+
+class Vocabulary:
+    model_info = SimpleNamespace(path=Path("test-vocabulary.gguf"))
+
+    def token_pieces(self) -> list[str]:
+        return PIECES
+
+
+def ruled_out(guard: NameGuard, *pieces: str) -> set[str]:
+    return {PIECES[token] for token in guard([ID[piece] for piece in pieces])}
+
+
+def test_a_name_from_elsewhere_cannot_begin_but_the_book_s_own_can() -> None:
+    guard = NameGuard(Vocabulary(), BOOK)
+    out = ruled_out(guard, " The", " story")
+    assert {" Zeph", "Zeph"} <= out  # also after a quote
+    # "Kil" may yet become "Killing"; what follows it is watched
+    assert not {" Nora", " Hel", " Tor", " The", " II", " Ibsen", " of", " Kil"} & out
+
+
+def test_a_known_name_may_only_go_on_to_a_known_word() -> None:
+    guard = NameGuard(Vocabulary(), BOOK)
+    after_tor = ruled_out(guard, " of", " Tor")
+    assert "val" not in after_tor and "a" in after_tor  # Torvald, never Tora
+    assert "Xyq" in ruled_out(guard, " Tor", "val", "d")  # a capital inside makes a new word
+
+
+def test_a_stopped_word_must_go_on_to_an_accepted_one_before_it_ends() -> None:
+    book = Book(id="b", title="Killers", author="Ann Lee", year=None, synopsis="Killers met.")
+    guard = NameGuard(Vocabulary(), book)
+    inside = ruled_out(guard, " The", " Kil")  # "kil" alone is no word the filter accepts
+    assert "lers" not in inside
+    assert {".", ",", " story", "uonya"} <= inside
+
+
+def test_the_filter_accepts_what_the_guard_lets_through() -> None:
+    assert (
+        names_problem("A Doll's House by Henrik Ibsen: Nora Helmer and Torvald.", BOOK, "x") is None
+    )
+    assert "Zephon" in names_problem("A Doll's House by Henrik Ibsen: Zephon.", BOOK, "x")
+
+
+def test_the_bundled_teacher_writes_no_foreign_name_where_it_otherwise_would(
+    engine: Engine,
+) -> None:
+    messages = [
+        {"role": "system", "content": f"Book: {BOOK.title} by {BOOK.author}. {BOOK.synopsis}"},
+        {"role": "user", "content": "Describe the people in this book and their friends."},
+    ]
+    guard = NameGuard(engine, BOOK)
+    for seed in range(3):
+        settings = GenerationSettings(
+            max_tokens=60, seed=seed, assistant_prefix="A Doll's House by Henrik Ibsen",
+            guard=guard,
+        )  # fmt: skip
+        text = engine.chat(messages, settings).text
+        problem = names_problem(text, BOOK, "text") or ""
+        assert "invents names" not in problem, text
