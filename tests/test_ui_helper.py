@@ -476,3 +476,16 @@ def test_cancel_deletes_the_job_on_the_helper(
     assert page.fallback_offer is None
     with opened() as ctx:
         assert list(ctx.paths.adapters.iterdir()) == []
+
+
+def test_weights_and_several_gpus_are_said_in_words(window) -> None:
+    page = window.personalization
+    page.training_on = URL
+    page.training_event({"event": "uploading_weights", "bytes": 270_000_000})
+    assert page.status.text() == (
+        "Sending the model's Hugging Face weights to the GPU helper (270 MB; only the first time)…"
+    )
+    page.training_event({"event": "start", "device": "cuda", "gpu": "NVIDIA H100", "processes": 4})
+    assert page.status.text() == (
+        "Training on the GPU helper's NVIDIA H100 (4 processes), preparing the model…"
+    )

@@ -47,10 +47,14 @@ HELPER_STEPS: dict[str, Callable[[dict], str]] = {  # what the GPU helper's own 
         f"Sending the base model to the GPU helper ({float(e.get('bytes') or 0) / 1e6:.0f} MB;"
         " only the first time)…"
     ),
+    "uploading_weights": lambda e: (
+        f"Sending the model's Hugging Face weights to the GPU helper"
+        f" ({float(e.get('bytes') or 0) / 1e6:.0f} MB; only the first time)…"
+    ),
     "accepted": lambda e: f"The GPU helper took the job ({e.get('pairs', '?')} training pairs)…",
     "start": lambda e: (
-        f"Training on the GPU helper's {e.get('gpu') or e.get('device') or 'device'}, preparing"
-        " the model…"
+        f"Training on the GPU helper's {e.get('gpu') or e.get('device') or 'device'}"
+        f"{_spread(e)}, preparing the model…"
     ),
     "exporting": lambda e: "The GPU helper is converting the adapter for llama.cpp…",
     "exported": lambda e: (
@@ -58,6 +62,11 @@ HELPER_STEPS: dict[str, Callable[[dict], str]] = {  # what the GPU helper's own 
     ),
     "downloading": lambda e: "Fetching the adapter from the GPU helper…",
 }
+
+
+def _spread(event: dict) -> str:
+    processes = int(event.get("processes") or 1)
+    return f" ({processes} processes)" if processes > 1 else ""
 
 
 class PersonalizationPage(QWidget):
