@@ -133,11 +133,11 @@ def show_personalization(window):
 # -- the Settings section -----------------------------------------------------------------------
 
 
-def test_the_section_starts_off_between_models_and_your_data(window, section) -> None:
+def test_the_section_starts_off_between_the_training_pack_and_your_data(window, section) -> None:
     column = window.settings.column
     boxes = [column.itemAt(i).widget() for i in range(column.count())]
     titles = [box.title() for box in boxes if isinstance(box, QGroupBox)]
-    assert titles == ["Models", TITLE, "Your data", "Appearance"]
+    assert titles == ["Models", "Training pack", TITLE, "Your data", "Appearance"]
     assert TITLE == "GPU helper (optional)"
     assert not section.enabled
     assert plain(section.state.text()).startswith("Off. Training runs on this computer")
