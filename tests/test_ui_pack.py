@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 
 from gravity_desktop import __version__, packs
-from gravity_desktop.ui import pack_section
+from gravity_desktop.ui import work_section
 from gravity_desktop.ui.operations import Operation
 from gravity_desktop.ui.pack_section import NOT_NEEDED, PackSection
 from tests.pack_fixtures import frozen_without_torch, make_pack
@@ -35,7 +35,7 @@ def section(qtbot):
 def errors(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
     """Error dialogs of the section, collected instead of shown."""
     shown: list[BaseException] = []
-    monkeypatch.setattr(pack_section, "show_error", lambda parent, exc: shown.append(exc))
+    monkeypatch.setattr(work_section, "show_error", lambda parent, exc: shown.append(exc))
     return shown
 
 

@@ -103,10 +103,10 @@ def test_imported_model_can_be_chosen_to_serve_and_to_teach(
 
 
 def test_a_failed_import_is_reported(qtbot, settings_page, tmp_path: Path, monkeypatch) -> None:
-    from gravity_desktop.ui import models_section
+    from gravity_desktop.ui import work_section
 
     shown = []
-    monkeypatch.setattr(models_section, "show_error", lambda parent, exc: shown.append(exc))
+    monkeypatch.setattr(work_section, "show_error", lambda parent, exc: shown.append(exc))
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"not a model")
     section = settings_page.models

@@ -17,16 +17,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
-    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
-    QWidget,
 )
 
 from gravity_desktop.app_context import opened
@@ -34,7 +30,8 @@ from gravity_desktop.config import Settings
 from gravity_desktop.data_archive import format_size
 from gravity_desktop.llm.model_files import download_model, import_model
 from gravity_desktop.llm.registry import ModelStatus, list_models
-from gravity_desktop.ui.operations import Cancelled, Operation, OperationContext, show_error
+from gravity_desktop.ui.operations import Cancelled, Operation, OperationContext
+from gravity_desktop.ui.work_section import WorkSection
 
 ROLE_WORDS = {"serve": "descriptions", "teacher": "teacher"}
 KB = 1024  # progress travels in kB: Qt's int signals stop at 2 GB
@@ -48,13 +45,11 @@ def _status(model: ModelStatus) -> str:
     return "installed" if model.installed else "not downloaded"
 
 
-class ModelsSection(QWidget):
+class ModelsSection(WorkSection):
     def __init__(self, served_model_changed: Callable[[], object]) -> None:
-        super().__init__()
+        super().__init__("Cancel the download", "Download progress")
         self.served_model_changed = served_model_changed
         self.models: list[ModelStatus] = []
-        self.operation: Operation | None = None
-        self.busy = False
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Model", "Used for", "Size", "Licence", "Status"])
@@ -75,15 +70,6 @@ class ModelsSection(QWidget):
         self.import_button = QPushButton("Import a GGUF…")
         self.import_button.setAccessibleName("Import a GGUF model file")
         self.import_button.clicked.connect(self.choose_import)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setAccessibleName("Cancel the download")
-        self.cancel.clicked.connect(lambda: self.operation and self.operation.cancel())
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Download progress")
-        self.status = QLabel("")
-        self.status.setObjectName("modelsStatus")
-        self.status.setWordWrap(True)
-        self.status.hide()
 
         self.served = QComboBox()
         self.served.setAccessibleName("Model that writes descriptions")
@@ -98,19 +84,13 @@ class ModelsSection(QWidget):
         )
         note.setWordWrap(True)
 
-        actions = QHBoxLayout()
-        for button in (self.download, self.import_button, self.cancel):
-            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-            actions.addWidget(button)
-        actions.addWidget(self.progress, 1)
-        actions.addStretch(0)
         form = QFormLayout()
         form.addRow("Writes descriptions:", self.served)
         form.addRow("Teacher for pairs:", self.teacher)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
-        layout.addLayout(actions)
+        layout.addLayout(self.action_row(self.download, self.import_button))
         layout.addWidget(self.status)
         layout.addLayout(form)
         layout.addWidget(note)
@@ -170,31 +150,6 @@ class ModelsSection(QWidget):
         )
         self.download.setEnabled(not self.busy and downloadable)
         self.import_button.setEnabled(not self.busy)
-
-    def _set_busy(self, busy: bool, cancellable: bool = False) -> None:
-        self.busy = busy
-        self.progress.setVisible(busy)
-        self.cancel.setVisible(busy)
-        self.cancel.setEnabled(cancellable)
-        self._update_buttons()
-
-    def say(self, message: str) -> None:
-        """The line under the buttons; hidden while there is nothing to say."""
-        self.status.setText(message)
-        self.status.setVisible(bool(message))
-
-    def _ended(self, message: str) -> None:
-        self.operation = None
-        self._set_busy(False)
-        self.say(message)
-        self.refresh()
-
-    def _failed(self, what: str) -> Callable[[BaseException], None]:
-        def failed(exc: BaseException) -> None:
-            self._ended(f"{what} failed: {exc}")
-            show_error(self, exc)
-
-        return failed
 
     # -- choosing ---------------------------------------------------------------------------
 

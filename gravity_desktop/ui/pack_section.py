@@ -11,26 +11,22 @@ project's own Python, so the section says whether torch is there and offers no i
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
-    QWidget,
 )
 
 from gravity_desktop import packs
 from gravity_desktop.config import paths
 from gravity_desktop.data_archive import format_size
-from gravity_desktop.ui.operations import Cancelled, Operation, OperationContext, show_error
+from gravity_desktop.ui.operations import Cancelled, Operation, OperationContext
+from gravity_desktop.ui.work_section import WorkSection
 
 TITLE = "Training pack"
 KB = 1024  # progress travels in kB: Qt's int signals stop at 2 GB
@@ -74,12 +70,12 @@ def describe(stack: packs.TrainingStack) -> str:
     )
 
 
-class PackSection(QWidget):
+class PackSection(WorkSection):
     def __init__(self) -> None:
-        super().__init__()
-        self.operation: Operation | None = None
+        super().__init__(
+            "Cancel installing the training pack", "Training pack installation progress"
+        )
         self.confirmation: QMessageBox | None = None
-        self.busy = False
         self.stack = packs.training_stack()
 
         self.state = QLabel()
@@ -97,28 +93,11 @@ class PackSection(QWidget):
             " stay; training needs the pack again afterwards."
         )
         self.remove.clicked.connect(self.confirm_remove)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setAccessibleName("Cancel installing the training pack")
         self.cancel.setToolTip("Stops unpacking; a pack installed before stays as it was.")
-        self.cancel.clicked.connect(lambda: self.operation and self.operation.cancel())
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Training pack installation progress")
-        self.status = QLabel("")
-        self.status.setObjectName("packStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.hide()
-
-        actions = QHBoxLayout()
-        for button in (self.install, self.remove, self.cancel):
-            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-            actions.addWidget(button)
-        actions.addWidget(self.progress, 1)
-        actions.addStretch(0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.state)
-        layout.addLayout(actions)
+        layout.addLayout(self.action_row(self.install, self.remove))
         layout.addWidget(self.status)
         self.state.setText(describe(self.stack))
         self._set_busy(False)
@@ -140,31 +119,6 @@ class PackSection(QWidget):
             else NOT_NEEDED
         )
         self.remove.setEnabled(not self.busy and packs.pack_dir().exists())
-
-    def _set_busy(self, busy: bool, cancellable: bool = False) -> None:
-        self.busy = busy
-        self.progress.setVisible(busy)
-        self.cancel.setVisible(busy)
-        self.cancel.setEnabled(cancellable)
-        self._update_buttons()
-
-    def say(self, message: str) -> None:
-        """The line under the buttons; hidden while there is nothing to say."""
-        self.status.setText(message)
-        self.status.setVisible(bool(message))
-
-    def _ended(self, message: str) -> None:
-        self.operation = None
-        self._set_busy(False)
-        self.say(message)
-        self.refresh()
-
-    def _failed(self, what: str) -> Callable[[BaseException], None]:
-        def failed(exc: BaseException) -> None:
-            self._ended(f"{what} failed: {exc}")
-            show_error(self, exc)
-
-        return failed
 
     # -- installing -------------------------------------------------------------------------
 
