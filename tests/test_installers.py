@@ -39,6 +39,7 @@ DESKTOP = INSTALLER / "linux" / "gravity-desktop.desktop"
 DOCS = ROOT / "docs" / "installers.md"
 BUILD_OUTPUTS = ("installer/dist", "installer/build")
 SCRIPTS = [
+    INSTALLER / "build_env.sh",
     INSTALLER / "linux" / "build.sh",
     INSTALLER / "linux" / "build_pack.sh",
     INSTALLER / "linux" / "smoke_test.sh",

@@ -12,6 +12,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
+source "$ROOT/installer/build_env.sh"
 PYTHON="${PYTHON:-python3}"
 BUILD_VENV="${BUILD_VENV:-$ROOT/installer/build/venv}"
 PYINSTALLER_VERSION="${PYINSTALLER_VERSION:-6.22.3}"
@@ -23,21 +24,10 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON 
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
 
 start=$(date +%s)
-mkdir -p "$ROOT/installer/build"
-if [[ ! -x "$BUILD_VENV/bin/python" ]]; then
-    "$PYTHON" -m venv "$BUILD_VENV"
-fi
-"$BUILD_VENV/bin/python" - "$ROOT/pyproject.toml" > "$ROOT/installer/build/base-requirements.txt" <<'PY'
-import sys, tomllib
-with open(sys.argv[1], "rb") as f:
-    print("\n".join(tomllib.load(f)["project"]["dependencies"]))
-PY
+build_env "$BUILD_VENV" "$ROOT/installer/build/base-requirements.txt"
 "$BUILD_VENV/bin/python" -m pip install --quiet \
     -r "$ROOT/installer/build/base-requirements.txt" "pyinstaller==$PYINSTALLER_VERSION"
-if "$BUILD_VENV/bin/python" -c "import torch" 2>/dev/null; then
-    echo "build.sh: torch is importable in $BUILD_VENV; the app bundle must not carry the training stack" >&2
-    exit 1
-fi
+refuse_training_stack "$BUILD_VENV"
 deps_done=$(date +%s)
 
 "$BUILD_VENV/bin/pyinstaller" --noconfirm --log-level WARN \

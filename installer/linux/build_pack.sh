@@ -12,6 +12,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
+source "$ROOT/installer/build_env.sh"
 PYTHON="${PYTHON:-python3}"
 PACK_VENV="${PACK_VENV:-$ROOT/installer/build/pack-venv}"
 PYINSTALLER_VERSION="${PYINSTALLER_VERSION:-6.22.3}"
@@ -20,14 +21,7 @@ STAGE="$DIST/pack"
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}"
 
 start=$(date +%s)
-mkdir -p "$ROOT/installer/build"
-[[ -x "$PACK_VENV/bin/python" ]] || "$PYTHON" -m venv "$PACK_VENV"
-"$PACK_VENV/bin/python" - "$ROOT/pyproject.toml" > "$ROOT/installer/build/pack-requirements.txt" <<'PY'
-import sys, tomllib
-with open(sys.argv[1], "rb") as f:
-    project = tomllib.load(f)["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["train"]))
-PY
+build_env "$PACK_VENV" "$ROOT/installer/build/pack-requirements.txt" train
 if [[ -n "${TORCH_INDEX_URL:-}" ]]; then
     torch_pin="$(grep '^torch' "$ROOT/installer/build/pack-requirements.txt")"
     "$PACK_VENV/bin/python" -m pip install --quiet "$torch_pin" --index-url "$TORCH_INDEX_URL"

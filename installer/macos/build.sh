@@ -15,6 +15,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
+source "$ROOT/installer/build_env.sh"
 PYTHON="${PYTHON:-python3.11}"
 BUILD_VENV="${BUILD_VENV:-$ROOT/installer/build/venv}"
 PYINSTALLER_VERSION="${PYINSTALLER_VERSION:-6.22.3}"
@@ -22,19 +23,10 @@ DIST="$ROOT/installer/dist"
 APP="$DIST/GRAVITY Desktop.app"
 ARCH="$(uname -m)"
 
-mkdir -p "$ROOT/installer/build"
-[[ -x "$BUILD_VENV/bin/python" ]] || "$PYTHON" -m venv "$BUILD_VENV"
-"$BUILD_VENV/bin/python" - "$ROOT/pyproject.toml" > "$ROOT/installer/build/base-requirements.txt" <<'PY'
-import sys, tomllib
-with open(sys.argv[1], "rb") as f:
-    print("\n".join(tomllib.load(f)["project"]["dependencies"]))
-PY
+build_env "$BUILD_VENV" "$ROOT/installer/build/base-requirements.txt"
 "$BUILD_VENV/bin/python" -m pip install --quiet \
     -r "$ROOT/installer/build/base-requirements.txt" "pyinstaller==$PYINSTALLER_VERSION"
-if "$BUILD_VENV/bin/python" -c "import torch" 2>/dev/null; then
-    echo "torch is importable in $BUILD_VENV; the app bundle must not carry the training stack" >&2
-    exit 1
-fi
+refuse_training_stack "$BUILD_VENV"
 
 "$BUILD_VENV/bin/pyinstaller" --noconfirm --log-level WARN \
     --distpath "$DIST" --workpath "$ROOT/installer/build/pyinstaller" \
