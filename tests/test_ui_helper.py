@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QGroupBox, QMessageBox
 
 from gravity_desktop.app_context import opened
 from gravity_desktop.config import Settings, paths
-from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
 from gravity_desktop.profile.answers import parse_answers
 from gravity_desktop.profile.service import onboard
 from gravity_desktop.training import helper_client
@@ -38,8 +37,8 @@ from gravity_desktop.ui.helper_section import TITLE, TOKEN_KEPT_PLACEHOLDER, Hel
 from gravity_desktop.ui.operations import Operation
 from tests.answer_patterns import all_answers
 from tests.fake_helper import JOB, FakeHelper
-from tests.fake_teacher import FakeTeacher
 from tests.helper_server import TOKEN, MemoryKeyring, RunningHelper, free_port, start_helper
+from tests.reader_data import onboard_reader_with_pairs
 
 URL = "https://gpu-box.example:8765"
 
@@ -107,15 +106,6 @@ def save(qtbot, section: HelperSection, url: str, token: str, ca_cert: str = "")
     section.ca_cert.setText(ca_cert)
     section.save.click()
     wait_idle(qtbot, section)
-
-
-def reader_with_pairs() -> None:
-    with opened() as ctx:
-        reader = onboard(ctx.conn, parse_answers({
-            "country": "IN", "answers": all_answers({"O": True, "benevolence": True}),
-            "interests": {"genres": ["literary fiction", "science fiction"]},
-        }))  # fmt: skip
-        synthesize(ctx.conn, FakeTeacher(), "fake", reader, SynthesisRequest("gravity", 5, 3, 2))
 
 
 def turned_on(url: str) -> None:
@@ -410,7 +400,7 @@ def test_a_helper_failure_offers_training_on_this_computer(
 ) -> None:
     from gravity_desktop.ui import personalization_page
 
-    reader_with_pairs()
+    onboard_reader_with_pairs()
     url = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     turned_on(url)
     local: list[dict] = []
@@ -444,7 +434,7 @@ def test_cancel_deletes_the_job_on_the_helper(
 ) -> None:
     from gravity_desktop.ui import personalization_page
 
-    reader_with_pairs()
+    onboard_reader_with_pairs()
     fake = FakeHelper(b"never fetched")
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     where = paths()
