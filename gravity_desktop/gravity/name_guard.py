@@ -24,7 +24,6 @@ STEM = 5  # the names filter accepts a word that shares its first 5 letters with
 LOOK_BACK = 12  # tokens; a longer word is not followed
 
 
-@cache
 def _prefixes(words: frozenset[str]) -> frozenset[str]:
     return frozenset(word[:end] for word in words for end in range(1, len(word) + 1))
 

@@ -221,7 +221,12 @@ class _Attempt:
 
 
 def _generate(
-    engine: Engine, book: Book, messages: list[Message], seed: int, cancel: CancelToken | None
+    engine: Engine,
+    book: Book,
+    guard: NameGuard | None,
+    messages: list[Message],
+    seed: int,
+    cancel: CancelToken | None,
 ) -> str | None:
     settings = GenerationSettings(
         # Starting the reply with the title and author keeps a small teacher on the right book.
@@ -231,7 +236,7 @@ def _generate(
         repeat_penalty=REPEAT_PENALTY,
         seed=seed,
         reuse_prompt_cache=True,
-        guard=NameGuard(engine, book),
+        guard=guard,
     )
     completion = engine.chat(messages, settings, cancel)
     if completion.finish_reason == "cancelled":
@@ -262,13 +267,14 @@ def _run_unit(
     """
     base = unit_seed(request.seed, unit.key)
     book = unit.book
+    guard = NameGuard(engine, book)  # one per unit: it remembers the words it has worked out
     scenario = unit.scenario
     chosen_prompt, rejected_prompt = _prompts(unit, request.method)
     attempts: list[_Attempt] = []
     chosen = None
     for attempt in range(request.tries):
         seed = base + 2 * attempt
-        text = _generate(engine, book, chosen_prompt, seed, cancel)
+        text = _generate(engine, book, guard, chosen_prompt, seed, cancel)
         if text is None:
             return None
         problem = single_text_problem(text, book, "chosen")
@@ -282,7 +288,7 @@ def _run_unit(
         return attempts
     for attempt in range(request.tries):
         seed = base + 2 * attempt + 1
-        text = _generate(engine, book, rejected_prompt, seed, cancel)
+        text = _generate(engine, book, guard, rejected_prompt, seed, cancel)
         if text is None:
             return None
         problem, margin = pair_problem(
