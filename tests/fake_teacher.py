@@ -43,5 +43,21 @@ class FakeTeacher:
         )
         return Completion(text, "stop", len(text.split()), 0.01)
 
+    def chat_many(self, take, done, cancel: CancelToken | None = None, slots: int = 8) -> bool:
+        """Like `Engine.chat_many` when every reply in writing ends in the same step (the case
+        where a unit hears about both its texts before it can ask again): up to `slots`
+        requests are taken, then all are finished in order. False once cancelled."""
+        while True:
+            writing = []
+            while len(writing) < slots and (request := take()) is not None:
+                writing.append(request)
+            if not writing:
+                return True
+            for key, messages, settings in writing:
+                completion = self.chat(messages, settings, cancel)
+                if cancel is not None and cancel.cancelled:
+                    return False
+                done(key, completion)
+
     def close(self) -> None:
         """Engines are closed after synthesis; the stand-in has nothing to free."""

@@ -2,10 +2,10 @@
 
 A run is a deterministic plan (books chosen for the reader, scenarios or generic slots per book)
 stored with its settings; every finished unit leaves a pair or a rejected candidate, so running the
-same command again resumes where the last run stopped. Units of one book follow each other, so the
-book's facts (the shared system prompt) stay in llama.cpp's KV cache between generations. A text
-that fails its checks is written again (the failing side only), which keeps far more units than
-discarding the whole pair.
+same command again resumes where the last run stopped. A book's units are written together: the
+teacher writes all their texts side by side in one batch (`Engine.chat_batch`), sharing the
+evaluated book facts (the common system prompt). A text that fails its checks is written again in
+the next round (the failing side only), which keeps far more units than discarding the whole pair.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import random
 import sqlite3
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +25,13 @@ from gravity_desktop.gravity.filters import pair_problem, reason_kind, single_te
 from gravity_desktop.gravity.name_guard import NameGuard
 from gravity_desktop.gravity.scenarios import Scenario, derive_scenarios
 from gravity_desktop.gravity.text import clean_text
-from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings, Message
+from gravity_desktop.llm.engine import (
+    CancelToken,
+    Completion,
+    Engine,
+    GenerationSettings,
+    Message,
+)
 from gravity_desktop.profile.profile import Profile
 from gravity_desktop.recommend.ranking import recommend
 from gravity_desktop.store import pairs as store
@@ -179,29 +186,28 @@ def synthesize(
     report = SynthesisReport(run_id, resumed, len(units), len(finished & set(plan["units"])))
     todo = [u for u in units if u.key not in finished]
     started = time.perf_counter()
-    try:
-        for position, unit in enumerate(todo):
-            if cancel is not None and cancel.cancelled:
-                report.stopped = True
-                break
-            attempts = _run_unit(engine, unit, request, cancel)
-            if attempts is None:  # cancelled mid-generation: the unit is redone on resume
-                report.stopped = True
-                break
-            _record(conn, unit, attempts, request, run_id, teacher_id, version, report)
-            if progress is not None:
-                elapsed = time.perf_counter() - started
-                remaining = len(todo) - position - 1
-                progress(
-                    SynthesisProgress(
-                        done=report.already_done + position + 1,
-                        total=len(units),
-                        kept=report.kept,
-                        rejected=report.rejected,
-                        eta_seconds=elapsed / (position + 1) * remaining,
-                        book_title=unit.book.title,
-                    )
+
+    def unit_finished(unit: Unit, attempts: list[_Attempt], generations: int) -> None:
+        _record(conn, unit, attempts, request, run_id, teacher_id, version, report)
+        report.generations += generations
+        if progress is not None:
+            done = report.kept + report.rejected
+            elapsed = time.perf_counter() - started
+            progress(
+                SynthesisProgress(
+                    done=report.already_done + done,
+                    total=len(units),
+                    kept=report.kept,
+                    rejected=report.rejected,
+                    eta_seconds=elapsed / done * (len(todo) - done),
+                    book_title=unit.book.title,
                 )
+            )
+
+    scheduler = _Scheduler(engine, todo, request, unit_finished)
+    try:
+        # Cancelled: the units not settled yet are redone on resume.
+        report.stopped = not engine.chat_many(scheduler.take, scheduler.done, cancel)
     except KeyboardInterrupt:
         report.stopped = True
     report.seconds = time.perf_counter() - started
@@ -220,28 +226,120 @@ class _Attempt:
     seed: int
 
 
-def _generate(
-    engine: Engine,
-    book: Book,
-    guard: NameGuard | None,
-    messages: list[Message],
-    seed: int,
-    cancel: CancelToken | None,
-) -> str | None:
-    settings = GenerationSettings(
+@dataclass
+class _UnitWork:
+    """A unit while it is written: its texts so far and the generations asked per side.
+
+    Both sides are asked for at once (the rejected text does not depend on the chosen one, only
+    its check does); a side that fails is asked for again with the next seed.
+    """
+
+    unit: Unit
+    chosen_prompt: list[Message]
+    rejected_prompt: list[Message] | None
+    base_seed: int
+    guard: NameGuard
+    asked: dict[str, int] = field(default_factory=lambda: {"chosen": 0, "rejected": 0})
+    writing: set[str] = field(default_factory=set)  # sides asked for and not yet returned
+    chosen: str | None = None
+    chosen_seed: int = 0
+    waiting: list[tuple[str, int]] = field(default_factory=list)  # rejected texts, unchecked
+    attempts: list[_Attempt] = field(default_factory=list)
+    generations: int = 0
+    settled: bool = False
+
+    def wanted(self, tries: int) -> list[str]:
+        """The sides to ask the teacher for now."""
+        sides = []
+        if self.chosen is None and self.asked["chosen"] < tries:
+            sides.append("chosen")
+        if self.rejected_prompt is not None and not self.waiting and self.asked["rejected"] < tries:
+            sides.append("rejected")
+        return [side for side in sides if side not in self.writing]
+
+
+class _Scheduler:
+    """Feeds the teacher what the units need (`Engine.chat_many`'s take and done).
+
+    Units start in plan order, so a book's units follow each other and share its evaluated
+    facts in llama.cpp; a text asked for again goes ahead of new units, so that units settle
+    (and are stored) soon after they start.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        units: list[Unit],
+        request: SynthesisRequest,
+        finished: Callable[[Unit, list[_Attempt], int], None],
+    ) -> None:
+        self._engine = engine
+        self._units = deque(units)
+        self._request = request
+        self._finished = finished
+        self._queue: deque[tuple[_UnitWork, str, int]] = deque()
+        self._guards: dict[str, NameGuard] = {}  # by book: it remembers the words it worked out
+
+    def take(self) -> tuple[tuple[_UnitWork, str, int], list[Message], GenerationSettings] | None:
+        if not self._queue and self._units:
+            self._start(self._units.popleft())
+        if not self._queue:
+            return None
+        work, side, seed = self._queue.popleft()
+        prompt = work.chosen_prompt if side == "chosen" else work.rejected_prompt
+        assert prompt is not None
+        return (work, side, seed), prompt, _settings(work.unit.book, work.guard, seed)
+
+    def done(self, key: tuple[_UnitWork, str, int], completion: Completion) -> None:
+        work, side, seed = key
+        work.writing.discard(side)
+        work.generations += 1
+        text = clean_text(completion.text, completion.finish_reason)
+        if side == "chosen":
+            problem = single_text_problem(text, work.unit.book, "chosen")
+            if problem is None:
+                work.chosen, work.chosen_seed = text, seed
+            else:
+                work.attempts.append(_Attempt(text, None, problem, None, seed))
+        else:
+            work.waiting.append((text, seed))
+        _settle(work, self._request.tries)
+        if work.settled:
+            self._finished(work.unit, work.attempts, work.generations)
+        else:
+            self._queue.extendleft(reversed(self._ask(work)))
+
+    def _start(self, unit: Unit) -> None:
+        book = unit.book
+        if book.id not in self._guards:
+            # Units of earlier books still being written keep the guard they were given.
+            self._guards = {book.id: NameGuard(self._engine, book)}
+        chosen_prompt, rejected_prompt = _prompts(unit, self._request.method)
+        seed = unit_seed(self._request.seed, unit.key)
+        work = _UnitWork(unit, chosen_prompt, rejected_prompt, seed, self._guards[book.id])
+        self._queue.extend(self._ask(work))
+
+    def _ask(self, work: _UnitWork) -> list[tuple[_UnitWork, str, int]]:
+        """The unit's next requests, counted as asked at once (so never queued twice)."""
+        asked = []
+        for side in work.wanted(self._request.tries):
+            seed = work.base_seed + 2 * work.asked[side] + (side == "rejected")
+            work.asked[side] += 1
+            work.writing.add(side)
+            asked.append((work, side, seed))
+        return asked
+
+
+def _settings(book: Book, guard: NameGuard, seed: int) -> GenerationSettings:
+    return GenerationSettings(
         # Starting the reply with the title and author keeps a small teacher on the right book.
         assistant_prefix=f"{book.short_title} by {book.author}",
         max_tokens=MAX_TOKENS,
         temperature=TEMPERATURE,
         repeat_penalty=REPEAT_PENALTY,
         seed=seed,
-        reuse_prompt_cache=True,
         guard=guard,
     )
-    completion = engine.chat(messages, settings, cancel)
-    if completion.finish_reason == "cancelled":
-        return None
-    return clean_text(completion.text, completion.finish_reason)
 
 
 def _prompts(unit: Unit, method: str) -> tuple[list[Message], list[Message] | None]:
@@ -254,54 +352,33 @@ def _prompts(unit: Unit, method: str) -> tuple[list[Message], list[Message] | No
     return chosen, rejected
 
 
-def _run_unit(
-    engine: Engine, unit: Unit, request: SynthesisRequest, cancel: CancelToken | None
-) -> list[_Attempt] | None:
-    """The unit's attempts, the last one kept when it has no problem; None when cancelled.
-
-    A text that fails its own checks (too short, invented names, an echo of the prompt) is
-    written again with the next seed, and a pair whose rejected text does not fall short of
-    the chosen one gets another rejected text, up to `request.tries` generations per side.
-    Retrying only the failing side costs far fewer generations per kept pair than discarding
-    whole pairs.
-    """
-    base = unit_seed(request.seed, unit.key)
-    book = unit.book
-    guard = NameGuard(engine, book)  # one per unit: it remembers the words it has worked out
-    scenario = unit.scenario
-    chosen_prompt, rejected_prompt = _prompts(unit, request.method)
-    attempts: list[_Attempt] = []
-    chosen = None
-    for attempt in range(request.tries):
-        seed = base + 2 * attempt
-        text = _generate(engine, book, guard, chosen_prompt, seed, cancel)
-        if text is None:
-            return None
-        problem = single_text_problem(text, book, "chosen")
-        if problem is None:
-            chosen = text
-            break
-        attempts.append(_Attempt(text, None, problem, None, seed))
-    if chosen is None or rejected_prompt is None:
-        if chosen is not None:
-            attempts.append(_Attempt(chosen, None, None, None, seed))
-        return attempts
-    for attempt in range(request.tries):
-        seed = base + 2 * attempt + 1
-        text = _generate(engine, book, guard, rejected_prompt, seed, cancel)
-        if text is None:
-            return None
+def _settle(work: _UnitWork, tries: int) -> None:
+    """Check the unit's waiting rejected texts against its chosen one. A unit is settled when
+    it has a pair, or when a side it still needs has no tries left; never while the teacher is
+    still writing one of its texts (every text written is accounted for)."""
+    scenario = work.unit.scenario
+    if work.chosen is not None and work.rejected_prompt is None:
+        work.attempts.append(_Attempt(work.chosen, None, None, None, work.chosen_seed))
+        work.settled = True
+        return
+    while work.chosen is not None and work.waiting:
+        text, seed = work.waiting.pop(0)
         problem, margin = pair_problem(
-            book,
-            chosen,
+            work.unit.book,
+            work.chosen,
             text,
             scenario.cues if scenario else (),
             scenario.opposite_cues if scenario else (),
         )
-        attempts.append(_Attempt(chosen, text, problem, margin, seed))
+        work.attempts.append(_Attempt(work.chosen, text, problem, margin, seed))
         if problem is None:
-            break
-    return attempts
+            work.settled = True
+            return
+    if work.writing:
+        return
+    chosen_lost = work.chosen is None and work.asked["chosen"] >= tries
+    rejected_lost = work.chosen is not None and not work.waiting and work.asked["rejected"] >= tries
+    work.settled = chosen_lost or rejected_lost
 
 
 def _record(
@@ -353,7 +430,6 @@ def _record(
             )
             key = reason_kind(attempt.problem or "")
             report.reasons[key] = report.reasons.get(key, 0) + 1
-        report.generations += _generations(attempts)
         if kept is None:
             report.rejected += 1
             return
@@ -378,10 +454,3 @@ def _record(
             ),
         )
         report.kept += 1
-
-
-def _generations(attempts: list[_Attempt]) -> int:
-    """Texts generated for a unit: every attempt wrote one, and the first pair attempt also
-    wrote the chosen text it shares with the later ones."""
-    pairs = sum(1 for a in attempts if a.rejected is not None)
-    return len(attempts) + (1 if pairs else 0)

@@ -7,6 +7,8 @@ iterators. Two things shape it:
   (`with_adapter`) and never reuses the old object's cache.
 - A seeded request re-evaluates its whole prompt (see `Stream`); unseeded ones may reuse the
   cached prefix of the previous prompt, which makes repeated system prompts cheap.
+- Many short replies (pair synthesis) are written side by side by `chat_batch` (llm/batch.py),
+  on a second llama.cpp context with parallel sequences.
 - The GUI streams and cancels from other threads. A lock serializes generation on one engine;
   a `CancelToken` set from any thread stops the stream at the next token.
 - llama.cpp's threads meet at a spinning barrier after every step of the graph. When another
@@ -21,7 +23,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,11 +61,6 @@ class GenerationSettings:
     repeat_penalty: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
-    # With a seed, each request normally starts from an empty KV cache so that its text depends
-    # on nothing but the prompt. Batch work that sends many prompts with a common prefix (pair
-    # synthesis) sets this to keep the cached prefix; its output then is reproducible for the
-    # same sequence of requests on a fresh engine.
-    reuse_prompt_cache: bool = False
     # Text the reply must begin with (for example "Dune by Frank Herbert"); the model continues
     # it. The returned text includes the prefix.
     assistant_prefix: str = ""
@@ -92,6 +89,7 @@ class Engine:
         n_threads: int = 0,
         name: str = "",
         scoring: bool = False,
+        parallel: int = 8,
     ) -> None:
         self.model_info: GGUFInfo = inspect(model_path)
         self.adapter_info: GGUFInfo | None = None
@@ -100,6 +98,7 @@ class Engine:
             check_adapter_matches(self.adapter_info, self.model_info)
         self.name = name or self.model_info.name
         self.scoring = scoring  # keep the logits of every position, for completion_logprobs
+        self.parallel = parallel  # replies `chat_many` writes at a time
         self.adapter_scale = adapter_scale
         self.chat_format = chat_format
         self.n_ctx = n_ctx
@@ -108,6 +107,7 @@ class Engine:
         self._lock = threading.Lock()
         self._formatter = None
         self._pieces: list[str] | None = None
+        self._batch_decoder = None  # llm/batch.py's parallel context, made on first use
         started = time.perf_counter()
         self._llama = self._load()
         self.load_seconds = time.perf_counter() - started
@@ -233,6 +233,7 @@ class Engine:
             n_threads=self.threads_setting,
             name=self.name,
             scoring=self.scoring,
+            parallel=self.parallel,
         )
 
     def stream_chat(
@@ -260,8 +261,47 @@ class Engine:
             seconds=time.perf_counter() - started,
         )
 
+    def chat_batch(
+        self,
+        requests: Sequence[tuple[Sequence[Message], GenerationSettings]],
+        cancel: CancelToken | None = None,
+    ) -> list[Completion]:
+        """Replies to a list of requests, written side by side (`chat_many`), in request order;
+        a reply left unfinished by `cancel` has finish_reason "cancelled"."""
+        replies = [Completion("", "cancelled", 0, 0.0)] * len(requests)
+        queue = iter(enumerate(requests))
+
+        def take() -> tuple[int, Sequence[Message], GenerationSettings] | None:
+            item = next(queue, None)
+            return None if item is None else (item[0], *item[1])
+
+        def done(index: Hashable, completion: Completion) -> None:
+            replies[index] = completion
+
+        self.chat_many(take, done, cancel)
+        return replies
+
+    def chat_many(self, take: Callable, done: Callable, cancel: CancelToken | None = None) -> bool:
+        """Write replies side by side (llm/batch.py) until `take` has no more requests.
+
+        `take()` gives the next (key, messages, settings) or None while there is none; each
+        finished reply goes to `done(key, completion)` at once, so the caller may answer it with
+        new requests (pair synthesis asks again for a text that failed its checks). Far faster
+        than one `chat` after another for many short replies. False when cancelled.
+        """
+        from gravity_desktop.llm.batch import BatchDecoder
+
+        with self._lock:
+            if self._batch_decoder is None:
+                self._batch_decoder = BatchDecoder(self, sequences=self.parallel)
+            if not self.threads_setting:
+                self._batch_decoder.set_threads(free_cores(self.n_threads))
+            return self._batch_decoder.run(take, done, cancel)
+
     def close(self) -> None:
         with self._lock:
+            if self._batch_decoder is not None:
+                self._batch_decoder.close()
             self._llama.close()
 
     def _fit_threads(self) -> None:
@@ -321,7 +361,7 @@ class Stream:
         llama = self._engine._llama
         with self._engine._lock:
             self._engine._fit_threads()
-            if settings.seed is not None and not settings.reuse_prompt_cache:
+            if settings.seed is not None:
                 # Reusing the KV cache of an earlier prompt evaluates the tail in a smaller batch,
                 # which changes the logits in the last bits; a seeded request starts clean so the
                 # same seed always gives the same text.
