@@ -27,6 +27,10 @@ class GravityGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -441,9 +445,9 @@ def pairs_generate(
             f" {report.total_units} units were already done"
         )
     click.echo(
-        f"kept {report.kept} pairs, rejected {report.rejected} candidates"
-        f" (pass rate {report.pass_rate:.0%}) in {report.seconds:.0f} s"
-        f" = {report.pairs_per_minute:.1f} pairs/minute"
+        f"kept {_count(report.kept, 'pair')} from {_count(report.kept + report.rejected, 'unit')}"
+        f" ({report.pass_rate:.0%}), {_count(sum(report.reasons.values()), 'text')} rejected,"
+        f" in {report.seconds:.0f} s = {report.pairs_per_minute:.1f} pairs/minute"
     )
     for reason, count in report.reasons.items():
         click.echo(f"  rejected {count}: {reason}")

@@ -178,5 +178,9 @@ def test_cli_generate_with_the_bundled_model_and_stats(reader) -> None:
     # Every failed attempt (retries included) is kept with its reason.
     assert sum(stats["rejected_candidates"].values()) == sum(report["rejection_reasons"].values())
     assert report["generations"] >= 1 + report["kept"]
+    again = runner.invoke(cli, ["pairs", "generate", "--books", "1", "--scenarios-per-book",
+                                "1", "--seed", "4"])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "from 1 unit (" in again.stdout and " rejected, in " in again.stdout
     bad = runner.invoke(cli, ["pairs", "generate", "--teacher", "no-such-model"])
     assert bad.exit_code == 2 and "unknown model id" in bad.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_personalization_generates_pairs_with_progress(qtbot, window, monkeypatc
     page.start_synthesis()
     qtbot.waitUntil(lambda: page.generate.isEnabled(), timeout=30_000)
     assert page.progress.value() == page.progress.maximum() > 0
-    assert "Kept" in page.status.text()
+    assert re.match(r"Kept \d pairs from 4 units", page.status.text())
     assert "gravity" in page.counts.text()
     page.training_event({"event": "progress", "step": 1, "max_steps": 4, "loss": 0.69,
                          "reward_accuracy": 0.5, "margin": 0.0, "eta_seconds": 3})  # fmt: skip
