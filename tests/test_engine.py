@@ -159,7 +159,8 @@ def test_automatic_threads_follow_the_free_cores_per_request(
         automatic.close()
 
 
-def test_a_guard_rules_tokens_out_at_every_step(engine: Engine) -> None:
+def only_zebra(engine: Engine) -> tuple[object, list[int]]:
+    """A guard that leaves only the token " zebra", and the lengths of the contexts it saw."""
     import numpy as np
 
     only = engine._llama.tokenize(b" zebra", add_bos=False)[0]
@@ -169,6 +170,12 @@ def test_a_guard_rules_tokens_out_at_every_step(engine: Engine) -> None:
     def guard(tokens):
         seen.append(len(tokens))
         return others
+
+    return guard, seen
+
+
+def test_a_guard_rules_tokens_out_at_every_step(engine: Engine) -> None:
+    guard, seen = only_zebra(engine)
 
     settings = GenerationSettings(max_tokens=3, seed=1, guard=guard)
     assert engine.chat([{"role": "user", "content": "Say hello"}], settings).text == " zebra" * 3

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from gravity_desktop.llm.batch import CONTEXT_TOKENS
 from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings
 from tests.gguf_fixtures import write_lora_adapter
+from tests.test_engine import only_zebra
 
 SYSTEM = {"role": "system", "content": "You describe books. Book: Dune by Frank Herbert (1965)."}
 
@@ -55,14 +55,7 @@ def test_length_and_stop_strings_end_replies(engine: Engine) -> None:
 
 
 def test_a_guard_rules_tokens_out_for_its_own_reply(engine: Engine) -> None:
-    only = engine._llama.tokenize(b" zebra", add_bos=False)[0]
-    others = np.setdiff1d(np.arange(engine._llama.n_vocab()), [only])
-    seen: list[int] = []
-
-    def guard(tokens):
-        seen.append(len(tokens))
-        return others
-
+    guard, seen = only_zebra(engine)
     ((messages, _),) = requests(1)
     guarded = GenerationSettings(max_tokens=3, seed=1, guard=guard)
     free = GenerationSettings(max_tokens=3, seed=1)
