@@ -127,3 +127,20 @@ def test_the_engines_adapter_applies_to_its_batches(engine: Engine, tmp_path) ->
         assert [t.split()[:4] for t in side_by_side] != [t.split()[:4] for t in base]
     finally:
         strong.close()
+
+
+def test_a_closed_engine_is_freed_without_the_cyclic_collector(bundled_model_path) -> None:
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()  # as in the app, where only the GUI thread's timer collects
+    try:
+        engine = Engine(bundled_model_path, n_ctx=512, n_threads=2, parallel=2)
+        engine.chat_batch(requests(2, max_tokens=4))  # makes the engine's batch decoder
+        freed = weakref.ref(engine)
+        engine.close()
+        del engine
+        assert freed() is None
+    finally:
+        gc.enable()

@@ -120,3 +120,29 @@ def test_closing_during_long_work_asks_first(qtbot, window, monkeypatch) -> None
     assert not window.isVisible()
     assert blocker.cancel_token.cancelled  # the work was asked to stop, and was waited for
     assert QThreadPool.globalInstance().activeThreadCount() == 0
+
+
+def test_garbage_is_collected_by_the_gui_thread_timer(qtbot, qapp) -> None:
+    import gc
+    import weakref
+
+    from gravity_desktop.ui.app import collect_garbage_on_the_gui_thread
+
+    timer = collect_garbage_on_the_gui_thread(qapp, interval_ms=10)
+    try:
+        assert not gc.isenabled()
+
+        class Node:
+            pass
+
+        cycle = Node()
+        cycle.itself = cycle
+        alive = weakref.ref(cycle)
+        del cycle
+        kept = [[] for _ in range(gc.get_threshold()[0] + 1)]  # past the youngest threshold
+        assert alive() is not None  # the automatic collector no longer runs
+        qtbot.waitUntil(lambda: alive() is None, timeout=5_000)
+        del kept
+    finally:
+        timer.stop()
+        gc.enable()

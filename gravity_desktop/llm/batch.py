@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import time
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -104,7 +105,9 @@ class BatchDecoder:
         import llama_cpp
 
         self._lib = llama_cpp
-        self._engine = engine
+        # The engine owns this decoder; a strong reference back would make a cycle that only the
+        # cyclic collector can free, on whichever thread it happens to run.
+        self._engine = weakref.proxy(engine)
         llama = engine._llama
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = context_tokens
