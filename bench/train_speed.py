@@ -2,15 +2,16 @@
 
 Target (issue 6): within 60 s and under 3 GB peak RSS of the worker. The pairs are built from the
 catalog synopses (a focused description against a flat one) so the figure does not depend on the
-teacher; the first run also prepares the trainable base, which is timed separately.
-Run: .venv/bin/python bench/train_speed.py [--pairs 64]
+teacher. The same training runs once per precision asked for (default: float32, bf16, float32
+again), in one process, so that the host's drifting speed shows as the gap between the two float32
+runs; the first run also prepares the trainable base, which is timed separately.
+Run: .venv/bin/python bench/train_speed.py [--pairs 64] [--precisions fp32,bf16,fp32]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
 import time
 
@@ -41,37 +42,63 @@ def make_pairs(count: int) -> None:
             ))  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--pairs", type=int, default=64)
-    args = parser.parse_args()
-    # 64 pairs to train on, plus the held-out share on top
-    make_pairs(round(args.pairs / 0.8))
-    timings: dict[str, float] = {}
+def train_once(precision: str, pairs: int) -> dict[str, object]:
+    figures: dict[str, object] = {}
     started = time.perf_counter()
 
     def on_event(event: dict) -> None:
         now = time.perf_counter() - started
-        if event["event"] == "base_ready":
-            timings["base_ready"] = now
+        if event["event"] == "start":
+            figures["precision"] = event.get("precision")
+        elif event["event"] == "base_ready":
+            figures["base_ready"] = now
         elif event["event"] == "done":
-            timings["done"] = now
-            timings["train"] = float(event["seconds"])
+            figures["done"] = now
+            figures["train"] = float(event["seconds"])
+            figures["peak_mb"] = event.get("peak_rss_mb")
 
-    config = TrainConfig(epochs=1, save_every=1000)
+    config = TrainConfig(epochs=1, save_every=1000, precision=precision)
     with opened() as ctx:
         result = run_training(ctx, config, on_event=on_event)
-    total = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    figures["after"] = time.perf_counter() - started - float(figures.get("done", 0))
+    figures["message"] = result.message
+    figures["heldout"] = result.heldout
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=64)
+    parser.add_argument("--precisions", default="fp32,bf16,fp32")
+    args = parser.parse_args()
+    # 64 pairs to train on, plus the held-out share on top
+    make_pairs(round(args.pairs / 0.8))
     print(f"machine: {os.cpu_count()} cpus; bundled SmolLM2-135M; {args.pairs} pairs x 1 epoch")
-    print(f"worker start to trainable base ready: {timings.get('base_ready', 0):.1f} s")
-    print(
-        f"training (trainer.train, DPO + LoRA r=8): {timings.get('train', 0):.1f} s"
-        f" = {timings.get('train', 0) / args.pairs:.2f} s per pair-epoch (target: 64 in 60 s)"
+    runs = []
+    for precision in args.precisions.split(","):
+        figures = train_once(precision, args.pairs)
+        runs.append(figures)
+        print(report(figures, args.pairs))
+    first = runs[0]
+    for figures in runs[1:]:
+        ratio = float(first.get("train", 0)) / max(float(figures.get("train", 0)), 1e-9)
+        print(f"{figures.get('precision')} against the first run ({first.get('precision')}):"
+              f" {ratio:.2f}x")  # fmt: skip
+
+
+def report(figures: dict[str, object], pairs: int) -> str:
+    heldout = figures["heldout"]
+    if heldout is None:
+        return f"{figures.get('precision')}: {figures['message']}"
+    seconds = float(figures.get("train", 0))
+    return (
+        f"{figures.get('precision')}: worker start to trainable base ready"
+        f" {float(figures.get('base_ready', 0)):.1f} s; training (DPO + LoRA r=8) {seconds:.1f} s"
+        f" = {seconds / pairs:.2f} s per pair-epoch (target: 64 in 60 s); peak RSS of the worker"
+        f" {figures.get('peak_mb')} MB (target < 3072 MB); export + held-out check + activation"
+        f" {float(figures['after']):.1f} s; held-out reward accuracy {heldout.accuracy:.2f},"
+        f" margin {heldout.margin:+.3f}"
     )
-    print(f"export + held-out check + activation: {total - timings.get('done', total):.1f} s")
-    print(f"peak RSS of the worker: {peak_mb:.0f} MB (target < 3072 MB)")
-    print(result.message)
 
 
 if __name__ == "__main__":

@@ -204,6 +204,8 @@ def test_an_oversize_upload_is_413_declared_or_streamed(small_helper: RunningHel
         (b"\n\n", "{}", "holds no pairs"),
         (json.dumps(PAIR).encode(), '{"epochs": 0}', "config.epochs must be between 1 and 50"),
         (json.dumps(PAIR).encode(), '{"pickle": 1}', "unknown settings: pickle"),
+        (json.dumps(PAIR).encode(), '{"precision": "fp8"}',
+         "config.precision must be one of auto, fp32, bf16"),
         (json.dumps(PAIR).encode(), "[1, 2", "config is not JSON"),
     ],
 )  # fmt: skip

@@ -255,3 +255,61 @@ def test_llama_cpp_with_the_adapter_matches_transformers_and_peft(
     with_adapter.close()
     gap = max(abs(a - b) for a, b in zip(ours, reference, strict=True))
     assert gap < 0.01, gap  # tolerance: 0.01 in per-token log-probability
+
+
+def test_fused_head_on_the_cpu_scores_only_the_completion_tokens(monkeypatch) -> None:
+    import torch
+    import trl.trainer.utils as fused_head
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from gravity_desktop.training.dpo_worker import score_only_completions
+
+    torch.manual_seed(0)
+    sizes = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
+    heads = {"num_attention_heads": 4, "num_key_value_heads": 2}
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=300, **sizes, **heads))
+    fused_head.add_fused_lm_head(model)
+    ids = torch.randint(0, 300, (2, 12))
+    labels = ids.masked_fill(torch.arange(12) < 7, -100)  # a 7-token prompt
+    labels[1, 10:] = -100  # and padding after the second completion
+    rows: list[int] = []
+    kernel = fused_head._ChunkedLogProbFunction
+
+    class Counting:
+        @staticmethod
+        def apply(hidden, *rest):
+            rows.append(hidden.shape[0])
+            return kernel.apply(hidden, *rest)
+
+    monkeypatch.setattr(fused_head, "_ChunkedLogProbFunction", Counting)
+    monkeypatch.setattr(fused_head, "_use_triton", fused_head._use_triton)  # undone after the test
+
+    def log_probs_and_gradient() -> tuple:
+        model.zero_grad()
+        log_probs = model(input_ids=ids, labels=labels, fused_lm_head=True).log_probs
+        log_probs.sum().backward()
+        return log_probs.detach(), model.model.layers[0].self_attn.q_proj.weight.grad.clone()
+
+    every_position = log_probs_and_gradient()
+    score_only_completions("cpu")
+    completions_only = log_probs_and_gradient()
+    assert rows == [2 * 11, 5 + 3]  # positions with a next-token label: 5 and 3
+    torch.testing.assert_close(completions_only[0], every_position[0])
+    torch.testing.assert_close(completions_only[1], every_position[1])
+
+
+def test_precision_auto_takes_bf16_only_on_a_cpu_built_for_it(monkeypatch) -> None:
+    import torch
+
+    from gravity_desktop.training.dpo_worker import weights_dtype
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert weights_dtype(torch, "cpu", "auto") == torch.bfloat16
+    assert weights_dtype(torch, "cuda", "auto") == torch.float32  # GPUs: float32, as measured
+    assert weights_dtype(torch, "cpu", "fp32") == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert weights_dtype(torch, "cpu", "auto") == torch.float32
+    assert weights_dtype(torch, "cpu", "bf16") == torch.bfloat16
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        weights_dtype(torch, "cpu", "fp8")

@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import fields
 
-from gravity_desktop.training.config import MIN_PAIRS, TrainConfig
+from gravity_desktop.training.config import MIN_PAIRS, PRECISIONS, TrainConfig
 from gravity_desktop.training.gguf_export import MODULES
 
 
@@ -89,6 +89,10 @@ def parse_config(raw: object) -> TrainConfig:
         elif name == "method":
             if value not in METHODS:
                 raise Rejected(400, f"config.method must be one of {', '.join(METHODS)}")
+            values[name] = value
+        elif name == "precision":
+            if value not in PRECISIONS:
+                raise Rejected(400, f"config.precision must be one of {', '.join(PRECISIONS)}")
             values[name] = value
         elif name == "target_modules":
             if (

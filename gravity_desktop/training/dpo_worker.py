@@ -76,12 +76,16 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     wanted_device = str(job.get("device", "cpu"))
     device = choose_device(torch, wanted_device)
     torch.manual_seed(config.seed)
+    dtype = weights_dtype(torch, device, config.precision)
+    precision_name = "bf16" if dtype == torch.bfloat16 else "fp32"
     if prepared_base is None:
         processes = count_processes(torch, wanted_device, device, job.get("gpus", 1))
         gpu = {"gpu": torch.cuda.get_device_name()} if device == "cuda" else {}
         launch = processes > 1 or (device == "cuda" and torch.cuda.device_count() > 1)
         spread = {"processes": processes} if launch else {}
-        emit("start", method=config.method, device=device, **gpu, **spread)
+        emit(
+            "start", method=config.method, device=device, precision=precision_name, **gpu, **spread
+        )
         weights = job.get("trainable_weights")
         base = prepare_trainable_base(
             Path(job["base_gguf"]), Path(job["cache_root"]), Path(weights) if weights else None
@@ -98,7 +102,7 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     data = load_dataset("json", data_files=str(job_dir / "train.jsonl"), split="train")
     if "metadata" in data.column_names:
         data = data.remove_columns("metadata")
@@ -170,6 +174,7 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     else:
         from trl import DPOConfig, DPOTrainer
 
+        score_only_completions(device)
         trainer = DPOTrainer(
             model=model,
             # The reference log-probabilities are computed once, before training, without
@@ -200,8 +205,48 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     if trainer.is_world_process_zero():
         trainer.model.save_pretrained(out)
     emit("done", peft=str(out), steps=trainer.state.global_step,
-         seconds=round(time.perf_counter() - started, 1))  # fmt: skip
+         seconds=round(time.perf_counter() - started, 1), **_peak_memory())  # fmt: skip
     return 0
+
+
+def score_only_completions(device: str) -> None:
+    """Have TRL's fused LM head score only the completion tokens on the CPU, as it does on GPUs.
+
+    TRL 1.16's fused head (`trl.trainer.utils.add_fused_lm_head`) projects only the positions that
+    have a label through the 49k-token LM head where Triton runs (CUDA, XPU). Elsewhere it projects
+    every position, so that compiling backends such as AWS Neuron meet one tile shape. The CPU
+    compiles nothing, and here the prompt (the book's facts) is over two thirds of each sequence:
+    projecting it took over a third of a DPO step, for log-probabilities that DPO then discards.
+    `_use_triton` decides, in that module, only which rows are scored; the kernel's own module
+    keeps its reference and runs its torch fallback on the compacted rows.
+    """
+    if device != "cpu":
+        return
+    import trl.trainer.utils as fused_head
+    from trl.kernels.chunked_logprob import _use_triton
+
+    fused_head._use_triton = lambda where: where.type == "cpu" or _use_triton(where)
+
+
+def _peak_memory() -> dict[str, int]:
+    """This process's peak resident memory in MB, where the OS reports it (not on Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return {}
+    kilobytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"peak_rss_mb": round(kilobytes / (1024 * 1024 if sys.platform == "darwin" else 1024))}
+
+
+def weights_dtype(torch: object, device: str, precision: str) -> object:
+    """The base weights' dtype for TrainConfig.precision ("auto": bf16 on CPUs built for it)."""
+    if precision == "auto":
+        cpu = torch.cpu
+        native = cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()
+        precision = "bf16" if device == "cpu" and native else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"unknown precision {precision!r} (auto, fp32 or bf16)")
+    return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
 def count_processes(torch: object, wanted_device: str, device: str, gpus: object) -> int:
