@@ -241,9 +241,10 @@ def _peak_memory() -> dict[str, int]:
 def weights_dtype(torch: object, device: str, precision: str) -> object:
     """The base weights' dtype for TrainConfig.precision ("auto": bf16 on CPUs built for it)."""
     if precision == "auto":
-        cpu = torch.cpu
-        native = cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()
-        precision = "bf16" if device == "cpu" and native else "fp32"
+        native = device == "cpu" and (
+            torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        )
+        precision = "bf16" if native else "fp32"
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"unknown precision {precision!r} (auto, fp32 or bf16)")
     return torch.bfloat16 if precision == "bf16" else torch.float32
