@@ -657,7 +657,8 @@ def train(
         elif kind == "start" and event.get("device"):
             processes = int(event.get("processes") or 1)
             spread = f" ({processes} processes, data-parallel)" if processes > 1 else ""
-            click.echo(f"training on {event['device']}{spread}", err=True)
+            numbers = f", {event['precision']} base" if event.get("precision") else ""
+            click.echo(f"training on {event['device']}{numbers}{spread}", err=True)
         elif kind == "downloading":
             click.echo("\nfetching the adapter from the helper", err=True)
         elif kind == "resume":

@@ -53,6 +53,8 @@ def test_training_exports_activates_and_changes_descriptions(reader_with_pairs) 
         active = adapter_store.active(ctx.conn)
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and "base_ready" in kinds and "done" in kinds
+    assert events[0]["precision"] in ("fp32", "bf16")
+    assert next(e for e in events if e["event"] == "done")["peak_rss_mb"] > 100
     progress = [e for e in events if e["event"] == "progress"]
     assert progress and {"step", "loss", "reward_accuracy", "margin", "eta_seconds"} <= set(
         progress[-1]
