@@ -445,7 +445,7 @@ def pairs_generate(
             f" {report.total_units} units were already done"
         )
     click.echo(
-        f"kept {_count(report.kept, 'pair')} from {_count(report.kept + report.rejected, 'unit')}"
+        f"kept {_count(report.kept, 'pair')} from {_count(report.settled, 'unit')}"
         f" ({report.pass_rate:.0%}), {_count(sum(report.reasons.values()), 'text')} rejected,"
         f" in {report.seconds:.0f} s = {report.pairs_per_minute:.1f} pairs/minute"
     )

@@ -114,8 +114,7 @@ def _synthesize_group(
                 continue
         if result.stopped:
             raise Stopped()
-        units = result.kept + result.rejected
-        ev.tracker.spent("synthesis", time.perf_counter() - started, max(units, 1))
+        ev.tracker.spent("synthesis", time.perf_counter() - started, max(result.settled, 1))
         ev.state.record(
             key,
             {

@@ -83,9 +83,13 @@ class SynthesisReport:
         return 60.0 * self.kept / self.seconds if self.seconds else 0.0
 
     @property
+    def settled(self) -> int:
+        """Units finished in this run, with a pair or without."""
+        return self.kept + self.rejected
+
+    @property
     def pass_rate(self) -> float:
-        tried = self.kept + self.rejected
-        return self.kept / tried if tried else 0.0
+        return self.kept / self.settled if self.settled else 0.0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -191,7 +195,7 @@ def synthesize(
         _record(conn, unit, attempts, request, run_id, teacher_id, version, report)
         report.generations += generations
         if progress is not None:
-            done = report.kept + report.rejected
+            done = report.settled
             elapsed = time.perf_counter() - started
             progress(
                 SynthesisProgress(

@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+from gravity_desktop.training.config import PRECISIONS
+
 STOP = {"requested": False}
 # False on the ranks other than 0 of a multi-process job: their events would repeat rank 0's.
 SPEAKS = {"events": True}
@@ -240,13 +242,13 @@ def _peak_memory() -> dict[str, int]:
 
 def weights_dtype(torch: object, device: str, precision: str) -> object:
     """The base weights' dtype for TrainConfig.precision ("auto": bf16 on CPUs built for it)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
     if precision == "auto":
         native = device == "cpu" and (
             torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
         )
         precision = "bf16" if native else "fp32"
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"unknown precision {precision!r} (auto, fp32 or bf16)")
     return torch.bfloat16 if precision == "bf16" else torch.float32
 
 

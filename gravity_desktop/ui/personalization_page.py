@@ -246,7 +246,7 @@ class PersonalizationPage(QWidget):
         def done(report: object) -> None:
             stopped = " Stopped; generate again to resume." if report.stopped else ""
             self._ended(
-                f"Kept {report.kept} pairs from {report.kept + report.rejected} units"
+                f"Kept {report.kept} pairs from {report.settled} units"
                 f" ({report.pairs_per_minute:.1f} pairs per minute).{stopped}"
             )
             if then is not None and not report.stopped:
