@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # runs from a plain checkout, installed or not
 
 from gravity_desktop.llm.gguf_file import sha256_of  # noqa: E402
-from gravity_desktop.training.config import TrainConfig  # noqa: E402
+from gravity_desktop.training.config import PRECISIONS, TrainConfig  # noqa: E402
 from gravity_desktop.training.helper_client import HelperClient, HelperError  # noqa: E402
 
 SYSTEM = (  # the serving prompt's system message (gravity_desktop/gravity/prompts.py)
@@ -120,12 +120,16 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=64, help="Pairs to train on.")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto", help="The frozen base's number format."
+    )
     parser.add_argument("--data-dir", type=Path, help="The helper's folder (default: temporary).")
     args = parser.parse_args()
 
     gguf = (args.gguf or bundled_gguf()).resolve()
     pairs = file_pairs(args.pairs, args.count) if args.pairs else catalog_pairs(args.count)
-    config = TrainConfig(epochs=args.epochs)  # the desktop's defaults: LoRA r=8, batch 2, 256
+    # The desktop's defaults otherwise: LoRA r=8, batch 2, max length 512.
+    config = TrainConfig(epochs=args.epochs, precision=args.precision)
     data_dir = (args.data_dir or Path(tempfile.mkdtemp(prefix="gravity-helper-bench-"))).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
@@ -150,9 +154,11 @@ def main() -> None:
             marks.setdefault(kind, time.perf_counter() - started)
             if kind == "start":
                 facts["device"] = event.get("gpu") or event.get("device")
+                facts["precision"] = event.get("precision")
             elif kind == "done":
                 facts["train_seconds"] = float(event["seconds"])
                 facts["steps"] = event.get("steps")
+                facts["peak_rss_mb"] = event.get("peak_rss_mb")
 
         job = client.submit(gguf, digest, config.as_json(), pairs, on_event)
         sha256 = client.follow(job, on_event)
@@ -170,7 +176,10 @@ def main() -> None:
 
     pair_epochs = args.count * args.epochs
     train = float(facts.get("train_seconds", 0.0))
-    print(f"device: {facts.get('device')} (helper --device {args.device})")
+    print(
+        f"device: {facts.get('device')} (helper --device {args.device}),"
+        f" base in {facts.get('precision')}, worker peak RSS {facts.get('peak_rss_mb')} MB"
+    )
     print(
         f"job: {args.count} pairs x {args.epochs} epoch(s), {facts.get('steps')} steps,"
         f" LoRA r={config.rank}, batch {config.batch_size}, max length {config.max_length}"
