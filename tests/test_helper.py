@@ -206,6 +206,8 @@ def test_an_oversize_upload_is_413_declared_or_streamed(small_helper: RunningHel
         (json.dumps(PAIR).encode(), '{"pickle": 1}', "unknown settings: pickle"),
         (json.dumps(PAIR).encode(), '{"precision": "fp8"}',
          "config.precision must be one of auto, fp32, bf16"),
+        (json.dumps(PAIR).encode(), '{"gradient_checkpointing": "yes"}',
+         "config.gradient_checkpointing must be true or false"),
         (json.dumps(PAIR).encode(), "[1, 2", "config is not JSON"),
     ],
 )  # fmt: skip

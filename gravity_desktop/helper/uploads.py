@@ -94,6 +94,10 @@ def parse_config(raw: object) -> TrainConfig:
             if value not in PRECISIONS:
                 raise Rejected(400, f"config.precision must be one of {', '.join(PRECISIONS)}")
             values[name] = value
+        elif name == "gradient_checkpointing":
+            if not isinstance(value, bool):
+                raise Rejected(400, "config.gradient_checkpointing must be true or false")
+            values[name] = value
         elif name == "target_modules":
             if (
                 not isinstance(value, list)

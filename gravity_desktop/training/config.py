@@ -31,10 +31,14 @@ class TrainConfig:
     max_pairs: int | None = None
     save_every: int = 10  # steps between checkpoints (for resuming)
     seed: int = 0
-    # The frozen base's number format on the CPU: "bf16" halves its memory and runs the matrix
-    # products on AVX512-BF16 or AMX units; "auto" takes bf16 where the CPU has them and float32
-    # elsewhere (and on GPUs). The LoRA weights stay float32 either way.
+    # Number formats (dpo_worker.number_formats): "bf16" keeps the frozen base in bf16 and computes
+    # in bf16, which halves its memory and runs on AVX512-BF16 or AMX units; "fp32" is float32
+    # throughout; "auto" takes bf16 on CPUs built for it, float32 on other CPUs, and on GPUs float32
+    # weights with bf16 arithmetic. The LoRA weights stay float32 in every case.
     precision: str = "auto"
+    # Recompute each layer's activations in the backward pass instead of keeping them. Off, the
+    # bundled model trains about 1.2x faster but its worker peaks near 3.1 GB instead of 2.3 GB.
+    gradient_checkpointing: bool = True
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)

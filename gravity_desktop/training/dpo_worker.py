@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from gravity_desktop.training.config import PRECISIONS
 
@@ -78,16 +78,13 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     wanted_device = str(job.get("device", "cpu"))
     device = choose_device(torch, wanted_device)
     torch.manual_seed(config.seed)
-    dtype = weights_dtype(torch, device, config.precision)
-    precision_name = "bf16" if dtype == torch.bfloat16 else "fp32"
+    formats = number_formats(torch, device, config.precision)
     if prepared_base is None:
         processes = count_processes(torch, wanted_device, device, job.get("gpus", 1))
         gpu = {"gpu": torch.cuda.get_device_name()} if device == "cuda" else {}
         launch = processes > 1 or (device == "cuda" and torch.cuda.device_count() > 1)
         spread = {"processes": processes} if launch else {}
-        emit(
-            "start", method=config.method, device=device, precision=precision_name, **gpu, **spread
-        )
+        emit("start", method=config.method, device=device, precision=formats.name, **gpu, **spread)
         weights = job.get("trainable_weights")
         base = prepare_trainable_base(
             Path(job["base_gguf"]), Path(job["cache_root"]), Path(weights) if weights else None
@@ -104,7 +101,7 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=formats.weights)
     data = load_dataset("json", data_files=str(job_dir / "train.jsonl"), split="train")
     if "metadata" in data.column_names:
         data = data.remove_columns("metadata")
@@ -128,6 +125,9 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
         "use_cpu": device == "cpu",
         "seed": config.seed,
         "max_length": config.max_length,
+        # TRL's configs compute in bf16 unless told otherwise, whatever the weights' format.
+        "bf16": formats.bf16_compute,
+        "gradient_checkpointing": config.gradient_checkpointing,
         "disable_tqdm": True,
         # Every LoRA weight takes part in every step: DDP need not search for unused ones.
         "ddp_find_unused_parameters": False,
@@ -176,7 +176,10 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     else:
         from trl import DPOConfig, DPOTrainer
 
+        from gravity_desktop.training.shared_prompt import share_prompts
+
         score_only_completions(device)
+        share_prompts(model)
         trainer = DPOTrainer(
             model=model,
             # The reference log-probabilities are computed once, before training, without
@@ -240,16 +243,31 @@ def _peak_memory() -> dict[str, int]:
     return {"peak_rss_mb": round(kilobytes / (1024 * 1024 if sys.platform == "darwin" else 1024))}
 
 
-def weights_dtype(torch: object, device: str, precision: str) -> object:
-    """The base weights' dtype for TrainConfig.precision ("auto": bf16 on CPUs built for it)."""
+class NumberFormats(NamedTuple):
+    name: str  # as the start event reports it: "bf16", "fp32", or "mixed" (fp32 weights, bf16 math)
+    weights: object  # the frozen base's torch dtype (the LoRA weights are float32 in every case)
+    bf16_compute: bool  # whether the Trainer computes in bf16 (autocast)
+
+
+def number_formats(torch: object, device: str, precision: str) -> NumberFormats:
+    """The weights' dtype and the arithmetic for TrainConfig.precision.
+
+    "auto" takes bf16 throughout on CPUs with AVX512-BF16 or AMX (half the memory, and faster on
+    their bf16 units); float32 throughout on other CPUs, which would only emulate bf16; and on GPUs
+    float32 weights with bf16 arithmetic where the GPU has it (mixed precision), the standard
+    there. "fp32" means float32 arithmetic too: TRL's configs turn bf16 autocast on by default.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
+    if precision == "auto" and device != "cpu":
+        mixed = torch.cuda.is_bf16_supported()
+        return NumberFormats("mixed" if mixed else "fp32", torch.float32, mixed)
     if precision == "auto":
-        native = device == "cpu" and (
-            torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-        )
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
         precision = "bf16" if native else "fp32"
-    return torch.bfloat16 if precision == "bf16" else torch.float32
+    if precision == "bf16":
+        return NumberFormats("bf16", torch.bfloat16, True)
+    return NumberFormats("fp32", torch.float32, False)
 
 
 def count_processes(torch: object, wanted_device: str, device: str, gpus: object) -> int:
