@@ -12,7 +12,7 @@ from gravity_desktop.llm.engine import Engine, GenerationSettings
 
 PIECES = [
     " The", " story", " of", " Nora", " Hel", "mer", " Zeph", "on", " Tor", "val", "d", "a",
-    ".", ",", " \u201c", "Zeph", " Kil", "lers", "uonya", "Xyq", " II", " Ibsen",
+    ".", ",", " \u201c", "Zeph", " Kil", "lers", "uonya", "Xyq", " II", " Ibsen", "oT",
 ]  # fmt: skip
 ID = {piece: token for token, piece in enumerate(PIECES)}
 
@@ -54,6 +54,23 @@ def test_a_stopped_word_must_go_on_to_an_accepted_one_before_it_ends() -> None:
     inside = ruled_out(guard, " The", " Kil")  # "kil" alone is no word the filter accepts
     assert "lers" not in inside
     assert {".", ",", " story", "uonya"} <= inside
+
+
+def test_a_word_with_no_way_on_ends_where_it_is() -> None:
+    # "Xyq" may begin (the facts have "Xyqz"), but no token here writes the "z"
+    book = Book(id="b", title="Xyqz", author="Ann Lee", year=None, synopsis="Xyqz met Nora.")
+    guard = NameGuard(Vocabulary(), book)
+    stuck = ruled_out(guard, " The", "Xyq")
+    assert not {".", ",", " story"} & stuck  # the names filter judges the word afterwards
+    assert {"mer", "val", "oT"} <= stuck
+
+
+def test_a_capital_inside_a_token_is_kept_out_of_words() -> None:
+    guard = NameGuard(Vocabulary(), BOOK)
+    assert "oT" in ruled_out(guard, " Tor", "val", "d")  # it would glue a new word on
+    # Where it came anyway (outside a word, or from the prompt), no word is followed past it:
+    # "Torvaldo" + "T..." once left the guard with no token at all to allow.
+    assert ruled_out(guard, " Tor", "val", "d", "oT") == ruled_out(guard, " The", " story")
 
 
 def test_the_filter_accepts_what_the_guard_lets_through() -> None:

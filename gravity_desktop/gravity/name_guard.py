@@ -45,20 +45,26 @@ class _Vocabulary:
         self.pieces = pieces
         self.letters: list[str | None] = []
         self.begins: list[bool] = []  # " Zeph", "Zeph": may begin a capitalised word
-        for piece in pieces:
+        glued = []  # "oT": ends the word before it with "o" and begins another with "T"
+        for token, piece in enumerate(pieces):
             bare = piece[1:] if piece[:1] == " " else piece
             folded = fold(bare)
             plain = bare.isalpha() and folded.isalpha() and len(folded) == len(bare)
+            if plain and any(c.isupper() for c in bare[1:]):
+                glued.append(token)
+                plain = bare[0].isupper()  # "McD" begins a word; "oT" is followed no further
             self.letters.append(folded if plain else None)
             self.begins.append(plain and bare[0].isupper())
+        self.glued = np.array(glued, dtype=np.intp)
         self.capitals = [(t, self.letters[t]) for t, begins in enumerate(self.begins) if begins]
         # Lower-case letters that go on the word before them: "eph", "on" (a spaced token starts
-        # a word of its own, and a capital inside a word makes a new one: "ChristMas").
+        # a word of its own).
         self.continuations = [
             (token, letters)
             for token, (piece, letters) in enumerate(zip(pieces, self.letters, strict=True))
             if letters is not None and piece[0] != " " and not any(c.isupper() for c in piece)
         ]
+        self.continuation_tokens = np.array([t for t, _ in self.continuations], dtype=np.intp)
 
 
 _VOCABULARIES: dict[str, _Vocabulary] = {}
@@ -87,13 +93,19 @@ class NameGuard:
         if word is None:
             return self._starts
         if word not in self._within:
-            if self._complete(word):  # it may end here, or go on to another accepted word
-                on = self._ruled_out(self._vocabulary.continuations, word)
-                self._within[word] = np.union1d(self._starts, on)
-            else:  # "Kil" of a "Kiluonya" that was stopped: only a way on to an accepted word
-                on = [t for t, letters in self._vocabulary.continuations
+            vocabulary = self._vocabulary
+            way_on = [t for t, letters in vocabulary.continuations
                       if self._possible(word + letters)]  # fmt: skip
-                self._within[word] = np.setdiff1d(self._everything, on)
+            if self._complete(word) or not way_on:
+                # It may end here or go on to another accepted word. A word with no way on at all
+                # must end here, and the names filter judges it; ruling out every token instead
+                # would leave the sampler nothing to choose.
+                stopped = np.setdiff1d(vocabulary.continuation_tokens, way_on)
+                ruled = np.union1d(self._starts, stopped)
+            else:  # "Kil" of a "Kiluonya" that was stopped: only a way on to an accepted word
+                ruled = np.setdiff1d(self._everything, way_on)
+            # Within a word, a token with a capital inside would glue a new word onto it.
+            self._within[word] = np.union1d(ruled, vocabulary.glued)
         return self._within[word]
 
     def _complete(self, word: str) -> bool:
