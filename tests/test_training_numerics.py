@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch")
+
+@pytest.fixture
+def torch() -> object:
+    """torch, imported only when these tests run: other tests check that the CLI's own process
+    never imports it, and pytest runs every test in one process."""
+    import torch
+
+    return torch
 
 
 def tiny_llama(**overrides: object) -> object:
+    import torch
     import trl.trainer.utils as fused_head
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -23,6 +31,8 @@ def tiny_llama(**overrides: object) -> object:
 
 
 def log_probs_and_gradient(model: object, **inputs: object) -> tuple:
+    import torch
+
     model.zero_grad()
     log_probs = model(**inputs, fused_lm_head=True).log_probs
     (log_probs * torch.linspace(0.5, 1.5, log_probs.shape[1])).sum().backward()
@@ -35,6 +45,8 @@ def preference_batch(prompts: list[int], texts: list[tuple[int, int]], common: i
     `common` tokens at the start of each pair's two texts are the same (as when both descriptions
     begin with the title), so the rows share more than the prompt.
     """
+    import torch
+
     prompt_ids = [torch.randint(0, 300, (length,)) for length in prompts]
     text_ids = []
     for chosen, rejected in texts:
@@ -73,7 +85,7 @@ def recording_backbone(model: object) -> list[tuple[int, ...]]:
 
 
 @pytest.mark.parametrize("common", [0, 3])
-def test_shared_prompts_give_the_same_log_probs_and_gradients(common: int) -> None:
+def test_shared_prompts_give_the_same_log_probs_and_gradients(torch, common: int) -> None:
     from gravity_desktop.training.shared_prompt import share_prompts
 
     model = tiny_llama()
@@ -115,7 +127,7 @@ def test_shared_prompts_need_scaled_dot_product_attention() -> None:
     assert shapes == [(4, 22)]
 
 
-def test_fused_head_on_the_cpu_scores_only_the_completion_tokens(monkeypatch) -> None:
+def test_fused_head_on_the_cpu_scores_only_the_completion_tokens(torch, monkeypatch) -> None:
     import trl.trainer.utils as fused_head
 
     from gravity_desktop.training.dpo_worker import score_only_completions
@@ -144,7 +156,7 @@ def test_fused_head_on_the_cpu_scores_only_the_completion_tokens(monkeypatch) ->
     torch.testing.assert_close(completions_only[1], every_position[1])
 
 
-def test_precision_picks_weights_and_arithmetic_for_the_device(monkeypatch) -> None:
+def test_precision_picks_weights_and_arithmetic_for_the_device(torch, monkeypatch) -> None:
     from gravity_desktop.training.dpo_worker import number_formats
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
