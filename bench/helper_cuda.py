@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # runs from a plain checkout, installed or not
 
+from gravity_desktop.cli import NUMBER_FORMATS  # noqa: E402
 from gravity_desktop.llm.gguf_file import sha256_of  # noqa: E402
 from gravity_desktop.training.config import PRECISIONS, TrainConfig  # noqa: E402
 from gravity_desktop.training.helper_client import HelperClient, HelperError  # noqa: E402
@@ -121,7 +122,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default="auto", help="The frozen base's number format."
+        "--precision", choices=PRECISIONS, default="auto", help="Number formats (TrainConfig)."
     )
     parser.add_argument("--data-dir", type=Path, help="The helper's folder (default: temporary).")
     args = parser.parse_args()
@@ -178,7 +179,8 @@ def main() -> None:
     train = float(facts.get("train_seconds", 0.0))
     print(
         f"device: {facts.get('device')} (helper --device {args.device}),"
-        f" base in {facts.get('precision')}, worker peak RSS {facts.get('peak_rss_mb')} MB"
+        f" {NUMBER_FORMATS.get(str(facts.get('precision')))},"
+        f" worker peak RSS {facts.get('peak_rss_mb')} MB"
     )
     print(
         f"job: {args.count} pairs x {args.epochs} epoch(s), {facts.get('steps')} steps,"

@@ -62,7 +62,7 @@ class _Vocabulary:
         self.continuations = [
             (token, letters)
             for token, (piece, letters) in enumerate(zip(pieces, self.letters, strict=True))
-            if letters is not None and piece[0] != " " and not any(c.isupper() for c in piece)
+            if letters is not None and piece[0] != " " and not self.begins[token]
         ]
         self.continuation_tokens = np.array([t for t, _ in self.continuations], dtype=np.intp)
 

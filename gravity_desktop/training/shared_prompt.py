@@ -87,7 +87,7 @@ def _forward_pairs(backbone: Any, ids: Any, pairs: list[tuple[int, int, int]]) -
     row `chosen[:a] + rejected[k:b]`. The rejected text's positions carry their own position ids
     (k, k + 1, ...) and attend to the common start and to themselves, never to the chosen text; so
     each position sees exactly what it sees in its own row. One forward pass, as before, so
-    gradient checkpointing and every attention implementation that takes a mask work unchanged.
+    gradient checkpointing works unchanged.
     """
     import torch
     from transformers.modeling_outputs import BaseModelOutputWithPast
