@@ -7,9 +7,11 @@ plan each time:
   shared) shows up as a gap between the two baseline runs;
 - one try per side without the name guard (the first version: a pair is dropped when either
   text fails), and retries without the guard.
+With --formats it compares number formats instead: the teacher's Q8_0 copy (llm/batch_weights.py,
+what synthesis uses) between two runs on the model's own Q4_1 file.
 Figures per CPU-minute are given beside wall-clock ones.
 Target (issue 5): at least 30 filtered pairs per minute.
-Run: .venv/bin/python bench/pairs_per_minute.py [--books 4] [--scenarios 4]
+Run: .venv/bin/python bench/pairs_per_minute.py [--books 4] [--scenarios 4] [--formats]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from gravity_desktop.gravity import synthesis
 from gravity_desktop.gravity.name_guard import NameGuard
 from gravity_desktop.gravity.synthesis import SynthesisRequest, synthesize
 from gravity_desktop.llm.engine import Engine
+from gravity_desktop.llm.registry import find_model, require_file
 from gravity_desktop.llm.serving import load_teacher
 from gravity_desktop.profile.answers import parse_answers
 from gravity_desktop.profile.instruments import load_questionnaire
@@ -56,17 +59,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--books", type=int, default=4)
     parser.add_argument("--scenarios", type=int, default=4)
+    parser.add_argument("--formats", action="store_true")
     args = parser.parse_args()
     with opened() as ctx:
         profile = onboard(ctx.conn, parse_answers(reader_answers()))
         teacher_id, engine = load_teacher(ctx)
-        one_at_a_time = Engine(engine.model_info.path, n_ctx=engine.n_ctx, parallel=1)
-        print(f"machine: {os.cpu_count()} cpus; teacher {teacher_id}")
-        runs = (("one text at a time", 3, True, one_at_a_time),
-                ("defaults: name guard, 3 tries, 8 side by side", 3, True, engine),
-                ("1 try, no guard", 1, False, engine),
-                ("3 tries, no guard", 3, False, engine),
-                ("one text at a time, again", 3, True, one_at_a_time))  # fmt: skip
+        print(f"machine: {os.cpu_count()} cpus; teacher {teacher_id} ({engine.model_info.path})")
+        if args.formats:
+            source = require_file(find_model(ctx.paths, ctx.conn, teacher_id))
+            baseline = Engine(source, n_ctx=engine.n_ctx)
+            own = f"the model's own file ({source.name})"
+            runs = ((own, 3, True, baseline),
+                    ("the teacher's Q8_0 copy", 3, True, engine),
+                    (f"{own}, again", 3, True, baseline))  # fmt: skip
+        else:
+            baseline = Engine(engine.model_info.path, n_ctx=engine.n_ctx, parallel=1)
+            runs = (("one text at a time", 3, True, baseline),
+                    ("defaults: name guard, 3 tries, 8 side by side", 3, True, engine),
+                    ("1 try, no guard", 1, False, engine),
+                    ("3 tries, no guard", 3, False, engine),
+                    ("one text at a time, again", 3, True, baseline))  # fmt: skip
         results = {}
         for label, tries, guarded, teacher in runs:
             synthesis.NameGuard = NameGuard if guarded else (lambda engine, book: None)
@@ -92,11 +104,11 @@ def main() -> None:
         base_cpu = sum(b[1] for b in base) / 2
         for label, *_ in runs[1:-1]:
             print(
-                f"{label} vs one text at a time (mean of both runs):"
+                f"{label} vs {runs[0][0]} (mean of both runs):"
                 f" {results[label][0] / max(base_wall, 1e-9):.2f}x pairs per wall minute,"
                 f" {results[label][1] / max(base_cpu, 1e-9):.2f}x per CPU minute"
             )
-        one_at_a_time.close()
+        baseline.close()
         engine.close()
 
 

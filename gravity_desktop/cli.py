@@ -437,7 +437,7 @@ def pairs_generate(
     request = SynthesisRequest(method, book_count, scenarios_per_book, seed)
     with opened() as ctx:
         profile = current_profile(ctx.conn)
-        teacher_id, engine = load_teacher(ctx, teacher)
+        teacher_id, engine = load_teacher(ctx, teacher, lambda text: click.echo(text, err=True))
         try:
             report = synthesize(ctx.conn, engine, teacher_id, profile, request, progress=show)
         finally:

@@ -58,6 +58,11 @@ class Paths:
         return self.root / "adapters"
 
     @property
+    def batch_weights(self) -> Path:
+        """Teachers' weights rewritten for batched writing (llm/batch_weights.py; a cache)."""
+        return self.root / "batch-weights"
+
+    @property
     def settings_file(self) -> Path:
         return self.root / "settings.json"
 

@@ -3,8 +3,9 @@
 The archive holds what only this reader has: the database (answers, profile versions, reading
 history, pairs, descriptions, feedback, adapter history), settings.json (with the GPU helper's CA
 certificate, when one was given), the trained adapters and a manifest that says what is inside.
-Model weights, the trainable-base cache and the training pack are left out: they are large and
-come back by downloading (or re-importing) them, so the manifest lists them under "not_included".
+Model weights, the caches made from them (trainable-base, batch-weights) and the training pack are
+left out: they are large and come back by downloading (or re-importing) them, so the manifest
+lists them under "not_included".
 
 The database is copied with SQLite's backup API, which takes a consistent snapshot even while the
 WAL holds writes a raw file copy would miss. The archive is written inside a temporary folder next
@@ -54,6 +55,7 @@ ENTRY_LABELS = {
     "adapters": "trained adapters",
     "training": "training jobs and their checkpoints",
     "trainable-base": "the trainable copy of the base model (a cache)",
+    "batch-weights": "the teacher's weights in a format that batches fast (a cache)",
     "packs": "the training pack (the training stack, installed on demand)",
 }
 
@@ -61,6 +63,7 @@ NOT_INCLUDED = {
     "models/": "downloaded or imported model weights: download them again from Settings (or"
     " `gravity models download ID`), or import the original GGUF file again",
     "trainable-base/": "a cache rebuilt from the served model on the next training run",
+    "batch-weights/": "a cache rebuilt from the teacher model on the next pair synthesis",
     "training/": "training job folders, rebuilt from the pairs in the database",
     "packs/": "the training pack, installed again when training next needs it",
     "window.ini": "window size and position",

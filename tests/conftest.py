@@ -51,6 +51,23 @@ def engine(bundled_model_path: Path) -> Iterator[object]:
     loaded.close()
 
 
+@pytest.fixture(scope="session")
+def teacher_copy(bundled_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model's Q8_0 copy for batched writing (llm/batch_weights.py), made once."""
+    from gravity_desktop.llm.batch_weights import batch_weights
+
+    return batch_weights(bundled_model_path, tmp_path_factory.mktemp("batch-weights"))
+
+
+@pytest.fixture
+def seeded_teacher_copy(teacher_copy: Path, gravity_home: Path) -> Path:
+    """The copy, linked into this test's data dir, where the teacher looks for it first."""
+    cache = gravity_home / "batch-weights"
+    cache.mkdir(parents=True, exist_ok=True)
+    os.link(teacher_copy, cache / teacher_copy.name)
+    return cache / teacher_copy.name
+
+
 @pytest.fixture
 def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """An in-memory keyring in place of the system's, and no token from the environment."""

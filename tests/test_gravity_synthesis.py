@@ -166,7 +166,7 @@ def test_feedback_pairs_survive_resynthesis(reader) -> None:
         assert len(store.pairs(ctx.conn, source="feedback")) == 1
 
 
-def test_cli_generate_with_the_bundled_model_and_stats(reader) -> None:
+def test_cli_generate_with_the_bundled_model_and_stats(reader, seeded_teacher_copy) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["pairs", "generate", "--books", "1", "--scenarios-per-book",
                                  "1", "--seed", "3", "--json"])  # fmt: skip

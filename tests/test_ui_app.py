@@ -91,7 +91,9 @@ def test_book_view_streams_and_records_feedback(qtbot, window, monkeypatch) -> N
 def test_personalization_generates_pairs_with_progress(qtbot, window, monkeypatch) -> None:
     from gravity_desktop.ui import personalization_page
 
-    monkeypatch.setattr(personalization_page, "load_teacher", lambda ctx: ("fake", FakeTeacher()))
+    monkeypatch.setattr(
+        personalization_page, "load_teacher", lambda ctx, note=None: ("fake", FakeTeacher())
+    )
     page = window.personalization
     window.navigation.setCurrentRow(3)
     assert "none yet" in page.counts.text()

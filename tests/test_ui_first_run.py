@@ -16,7 +16,9 @@ def first_run(qtbot, monkeypatch):
     from gravity_desktop.ui import personalization_page
     from gravity_desktop.ui.main_window import MainWindow
 
-    monkeypatch.setattr(personalization_page, "load_teacher", lambda ctx: ("fake", FakeTeacher()))
+    monkeypatch.setattr(
+        personalization_page, "load_teacher", lambda ctx, note=None: ("fake", FakeTeacher())
+    )
     with opened() as ctx:
         for item_id, value in all_answers({"O": True}).items():
             service.record_answer(ctx.conn, item_id, value)

@@ -233,7 +233,9 @@ class PersonalizationPage(QWidget):
 
         def op(context: OperationContext) -> object:
             with opened() as ctx:
-                teacher_id, engine = load_teacher(ctx)
+                teacher_id, engine = load_teacher(
+                    ctx, note=lambda text: context.progress(0, 0, text)
+                )
                 try:
                     return synthesize(
                         ctx.conn, engine, teacher_id, current_profile(ctx.conn), request,
