@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 from gravity_desktop.app_context import opened
@@ -82,3 +83,22 @@ def test_the_teacher_runs_on_the_copy_in_the_data_dir(seeded_teacher_copy: Path)
         finally:
             engine.close()
     assert teacher_id == "smollm2-135m-instruct-q4_1"
+
+
+def test_a_damaged_copy_is_written_again(
+    teacher_copy: Path, bundled_model_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    damaged = cache / teacher_copy.name
+    damaged.write_bytes(teacher_copy.read_bytes()[: 1 << 20])  # cut short, as by a crash
+    written = []
+
+    def rewrite(source: Path, target: Path) -> None:  # the real writer is tested above
+        written.append(source)
+        shutil.copyfile(teacher_copy, target)
+
+    monkeypatch.setattr(module, "write_q8_0_copy", rewrite)
+    assert batch_weights(bundled_model_path, cache) == damaged
+    assert written == [bundled_model_path]
+    assert damaged.stat().st_size == teacher_copy.stat().st_size

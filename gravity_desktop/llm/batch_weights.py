@@ -22,7 +22,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from gravity_desktop.llm.gguf_file import read_header, sha256_of
+from gravity_desktop.errors import ModelFileError
+from gravity_desktop.llm.gguf_file import inspect, read_header, sha256_of
 
 # llama.cpp's `general.file_type` values (enum llama_ftype) whose weights batch slowly.
 SLOW_FILE_TYPES = {3: "Q4_1"}
@@ -37,13 +38,17 @@ def batch_weights(
     note: Callable[[str], None] | None = None,
 ) -> Path:
     """`gguf` itself, or its Q8_0 copy in `cache` (written on first use, after telling `note`)
-    when its weights are a slow type. Where the copy cannot be written (a full disk, a read-only
-    data dir) the original serves, slower, and the reason is logged."""
+    when its weights are a slow type. A damaged copy is written again. Where the copy cannot be
+    written (a full disk, a read-only data dir) the original serves, slower, and the reason is
+    logged."""
     if read_header(gguf).fields.get("general.file_type") not in SLOW_FILE_TYPES:
         return gguf
     target = cache / f"{(sha256 or sha256_of(gguf))[:16]}.q8_0.gguf"
-    if target.is_file():
+    try:
+        inspect(target)  # reads the header and checks that every tensor lies inside the file
         return target
+    except ModelFileError:
+        pass
     partial = target.with_name(target.name + ".partial")
     if note is not None:
         note(f"rewriting {gguf.name} as Q8_0 for batched writing (once)")
