@@ -54,9 +54,8 @@ def preference_batch(prompts: list[int], texts: list[tuple[int, int]], common: i
         pair = [
             torch.cat([start, torch.randint(0, 300, (n - common,))]) for n in (chosen, rejected)
         ]
-        pair[1][common] = (
-            pair[0][common] + 1
-        ) % 300  # the texts part right after their common start
+        # The texts part right after their common start.
+        pair[1][common] = (pair[0][common] + 1) % 300
         text_ids.append(pair)
     rows = [(p, t[side]) for side in (0, 1) for p, t in zip(prompt_ids, text_ids, strict=True)]
     width = max(len(p) + len(t) for p, t in rows)
