@@ -9,7 +9,8 @@ plan each time:
   text fails), and retries without the guard.
 With --formats it compares number formats instead: the teacher's Q8_0 copy (llm/batch_weights.py,
 what synthesis uses) between two runs on the model's own Q4_1 file.
-Figures per CPU-minute are given beside wall-clock ones.
+Figures per CPU-minute are given beside wall-clock ones, and seconds per text written, which the
+pass rate (how many texts a kept pair cost) does not sway.
 Target (issue 5): at least 30 filtered pairs per minute.
 Run: .venv/bin/python bench/pairs_per_minute.py [--books 4] [--scenarios 4] [--formats]
 """
@@ -17,6 +18,7 @@ Run: .venv/bin/python bench/pairs_per_minute.py [--books 4] [--scenarios 4] [--f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -84,8 +86,11 @@ def main() -> None:
             synthesis.NameGuard = NameGuard if guarded else (lambda engine, book: None)
             request = SynthesisRequest("gravity", args.books, args.scenarios, 11, tries)
             cpu = time.process_time()
+            asked, evaluated = dataclasses.astuple(teacher.batch_prompt_tokens)
             report = synthesize(ctx.conn, teacher, teacher_id, profile, request)
             cpu = time.process_time() - cpu
+            asked = teacher.batch_prompt_tokens.asked - asked
+            evaluated = teacher.batch_prompt_tokens.evaluated - evaluated
             per_cpu_minute = 60 * report.kept / cpu if cpu else 0.0
             results[label] = (report.pairs_per_minute, per_cpu_minute)
             print(
@@ -96,6 +101,10 @@ def main() -> None:
             print(
                 f"  pairs per minute after filtering: {report.pairs_per_minute:.1f} wall,"
                 f" {per_cpu_minute:.1f} per CPU-minute (target >= 30)"
+            )
+            print(
+                f"  {report.seconds / max(report.generations, 1):.2f} s per text written;"
+                f" prompt tokens: {asked} asked, {evaluated} evaluated, the rest shared"
             )
             for reason, count in report.reasons.items():
                 print(f"  rejected {count:3}: {reason}")

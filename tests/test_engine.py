@@ -164,7 +164,8 @@ def only_zebra(engine: Engine) -> tuple[object, list[int]]:
     import numpy as np
 
     only = engine._llama.tokenize(b" zebra", add_bos=False)[0]
-    others = np.setdiff1d(np.arange(engine._llama.n_vocab()), [only])
+    others = np.ones(engine._llama.n_vocab(), dtype=bool)
+    others[only] = False
     seen: list[int] = []
 
     def guard(tokens):

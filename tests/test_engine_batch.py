@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from gravity_desktop.llm.batch import CONTEXT_TOKENS
@@ -68,12 +69,13 @@ def test_a_guard_rules_tokens_out_for_its_own_reply(engine: Engine) -> None:
 def test_cancel_leaves_the_unfinished_replies_cancelled(engine: Engine) -> None:
     cancel = CancelToken()
     steps = []
+    nothing = np.zeros(engine._llama.n_vocab(), dtype=bool)
 
     def count_then_cancel(tokens):
         steps.append(1)
         if len(steps) == 5:
             cancel.cancel()
-        return []
+        return nothing
 
     batch = [(m, GenerationSettings(seed=s.seed, max_tokens=200, guard=count_then_cancel))
              for m, s in requests(3)]  # fmt: skip
@@ -144,3 +146,29 @@ def test_a_closed_engine_is_freed_without_the_cyclic_collector(bundled_model_pat
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_each_book_s_facts_are_evaluated_once(bundled_model_path) -> None:
+    """Requests about two books, in turn: each prompt's start that an earlier one had (the chat
+    header, a book's facts, the common words of the request) is copied, not evaluated again."""
+    engine = Engine(bundled_model_path, n_ctx=512, n_threads=2, parallel=2)
+    try:
+        books = ("Dune by Frank Herbert (1965): a desert planet's politics and ecology.",
+                 "Emma by Jane Austen (1815): a young woman's matchmaking.")  # fmt: skip
+        batch = [
+            ([{"role": "system", "content": f"You describe books. Book: {book}"},
+              {"role": "user", "content": f"In two sentences, describe it: {topic}."}],
+             GenerationSettings(seed=0, max_tokens=2))
+            for book in books for topic in ("its people", "its places", "its people")
+        ]  # fmt: skip
+        engine.chat_batch(batch)
+        prompts = [engine.format_prompt(messages)[0] for messages, _ in batch]
+        distinct = {tuple(p[:end]) for p in prompts for end in range(1, len(p) + 1)}
+        stats = engine.batch_prompt_tokens
+        assert stats.asked == sum(len(p) for p in prompts)
+        # Every distinct prompt start once, plus each request's last token in its own sequence
+        # (the third request of a book repeats the first one's prompt).
+        repeated_ends = len(prompts) - len({tuple(p) for p in prompts})
+        assert stats.evaluated == len(distinct) + repeated_ends
+    finally:
+        engine.close()

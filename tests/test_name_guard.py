@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
 from gravity_desktop.catalog.book import Book
 from gravity_desktop.gravity.filters import names_problem
 from gravity_desktop.gravity.name_guard import NameGuard
@@ -30,7 +32,7 @@ class Vocabulary:
 
 
 def ruled_out(guard: NameGuard, *pieces: str) -> set[str]:
-    return {PIECES[token] for token in guard([ID[piece] for piece in pieces])}
+    return {PIECES[token] for token in np.flatnonzero(guard([ID[piece] for piece in pieces]))}
 
 
 def test_a_name_from_elsewhere_cannot_begin_but_the_book_s_own_can() -> None:

@@ -55,7 +55,7 @@ class _Vocabulary:
                 plain = bare[0].isupper()  # "McD" begins a word; "oT" is followed no further
             self.letters.append(folded if plain else None)
             self.begins.append(plain and bare[0].isupper())
-        self.glued = np.array(glued, dtype=np.intp)
+        self.glued = _mask(len(pieces), glued)
         self.capitals = [(t, self.letters[t]) for t, begins in enumerate(self.begins) if begins]
         # Lower-case letters that go on the word before them: "eph", "on" (a spaced token starts
         # a word of its own).
@@ -64,7 +64,13 @@ class _Vocabulary:
             for token, (piece, letters) in enumerate(zip(pieces, self.letters, strict=True))
             if letters is not None and piece[0] != " " and not self.begins[token]
         ]
-        self.continuation_tokens = np.array([t for t, _ in self.continuations], dtype=np.intp)
+        self.continuation_tokens = _mask(len(pieces), [t for t, _ in self.continuations])
+
+
+def _mask(size: int, tokens: list[int]) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[tokens] = True
+    return mask
 
 
 _VOCABULARIES: dict[str, _Vocabulary] = {}
@@ -73,7 +79,8 @@ _VOCABULARIES: dict[str, _Vocabulary] = {}
 class NameGuard:
     """For one book: at each step, the tokens that would write a name foreign to the book.
 
-    Passed to the engine as `GenerationSettings.guard`; called with the tokens so far.
+    Passed to the engine as `GenerationSettings.guard`; called with the tokens so far, it
+    returns a boolean mask over the vocabulary (kept per word, so each step only looks it up).
     """
 
     def __init__(self, engine: Engine, book: Book) -> None:
@@ -84,8 +91,9 @@ class NameGuard:
         self._known = frozenset(fold(f"{book.title} {book.author} {book.synopsis}").split())
         self._own = _prefixes(self._known)
         self._stems = {word[:STEM] for word in self._known if len(word) >= STEM}
-        self._everything = np.arange(len(self._vocabulary.pieces), dtype=np.intp)
-        self._starts = self._ruled_out(self._vocabulary.capitals, "")
+        capitals = self._vocabulary.capitals
+        self._starts = _mask(len(self._vocabulary.pieces), [t for t, _ in capitals])
+        self._starts[self._ways_on("", capitals)] = False
         self._within: dict[str, np.ndarray] = {}
 
     def __call__(self, tokens: Sequence[int]) -> np.ndarray:
@@ -94,18 +102,17 @@ class NameGuard:
             return self._starts
         if word not in self._within:
             vocabulary = self._vocabulary
-            way_on = [t for t, letters in vocabulary.continuations
-                      if self._possible(word + letters)]  # fmt: skip
+            way_on = self._ways_on(word, vocabulary.continuations)
             if self._complete(word) or not way_on:
                 # It may end here or go on to another accepted word. A word with no way on at all
                 # must end here, and the names filter judges it; ruling out every token instead
                 # would leave the sampler nothing to choose.
-                stopped = np.setdiff1d(vocabulary.continuation_tokens, way_on)
-                ruled = np.union1d(self._starts, stopped)
+                ruled = self._starts | vocabulary.continuation_tokens
             else:  # "Kil" of a "Kiluonya" that was stopped: only a way on to an accepted word
-                ruled = np.setdiff1d(self._everything, way_on)
+                ruled = np.ones(len(vocabulary.pieces), dtype=bool)
+            ruled[way_on] = False
             # Within a word, a token with a capital inside would glue a new word onto it.
-            self._within[word] = np.union1d(ruled, vocabulary.glued)
+            self._within[word] = ruled | vocabulary.glued
         return self._within[word]
 
     def _complete(self, word: str) -> bool:
@@ -119,20 +126,20 @@ class NameGuard:
             or ROMAN.fullmatch(word) is not None
         )
 
-    def _possible(self, word: str) -> bool:
-        """Whether `word`, as it stands or written on, can become a word the filter accepts."""
-        return (
-            len(word) <= 1
-            or word in _ordinary()
-            or word in self._own
-            or word[:STEM] in self._stems
-            or ROMAN.fullmatch(word) is not None
-        )
-
-    def _ruled_out(self, candidates: list[tuple[int, str]], word: str) -> np.ndarray:
-        return np.array(
-            [t for t, letters in candidates if not self._possible(word + letters)], dtype=np.intp
-        )
+    def _ways_on(self, word: str, candidates: list[tuple[int, str]]) -> list[int]:
+        """The candidate tokens after which `word` can still become a word the filter accepts
+        (as it stands or written on). Called for thousands of tokens per new word, hence the
+        sets bound to local names."""
+        ordinary, own, stems = _ordinary(), self._own, self._stems
+        return [
+            token
+            for token, letters in candidates
+            if (written := word + letters) in ordinary
+            or written in own
+            or written[:STEM] in stems
+            or len(written) <= 1
+            or ROMAN.fullmatch(written)
+        ]
 
     def _open_word(self, tokens: Sequence[int]) -> str | None:
         """The capitalised word the last tokens are in the middle of (folded), if any."""

@@ -10,9 +10,12 @@ makes single-sequence contexts) with a unified KV cache, in which sequences shar
 common prompt prefix instead of copying them:
 - Slots: up to `sequences` replies are written at a time. When one ends, the next request takes
   its slot at once (continuous batching), so a batch never waits for its longest reply.
-- Prefix holders: a few more sequences keep the prompts of recent requests. A new request copies
-  the part of its prompt that a holder already has (the system message with a book's facts, or
-  the whole prompt when a request is asked again with another seed) and evaluates only the rest.
+- Prefix holders: a few more sequences keep the prompts of recent requests. A new request's
+  prompt goes into a holder: the part that some holder already has (the system message with a
+  book's facts, or the whole prompt when a request is asked again with another seed) is copied,
+  only the rest is evaluated, and the request's own sequence copies it all. Copying a prompt
+  shares its cells; a cell is freed when no sequence holds it any more, so a holder can take the
+  next prompt while replies still read the last one.
 - Sampling happens here, with the chain and defaults of llama-cpp-python's `create_completion`:
   the guard's ruled-out tokens, a repeat penalty over the last 64 tokens, top-k 40, top-p,
   min-p 0.05, temperature. Each request has its own seeded generator, so the same requests in
@@ -41,7 +44,6 @@ from gravity_desktop.llm.engine import (
 PREFIX_HOLDERS = 3  # prompts kept for later requests to share
 CONTEXT_TOKENS = 4096  # KV cells for the holders and every slot
 BATCH_TOKENS = 512
-MIN_SHARED = 16  # a shorter common prefix (the chat template's header) is not worth a holder
 TOP_K = 40
 MIN_P = 0.05
 PENALTY_LAST_N = 64
@@ -55,8 +57,14 @@ Done = Callable[[Hashable, Completion], None]
 class _Holder:
     seq_id: int
     tokens: list[int] = field(default_factory=list)
-    users: int = 0  # slots whose prompt shares its cells
-    last_used: int = 0
+
+
+@dataclass
+class PromptTokens:
+    """Prompt tokens asked for and evaluated since the decoder was made (the rest were shared)."""
+
+    asked: int = 0
+    evaluated: int = 0
 
 
 @dataclass
@@ -69,8 +77,6 @@ class _Reply:
     stops: list[str]
     rng: np.random.Generator
     seq_id: int
-    holder: _Holder | None
-    shared: int  # prompt tokens copied from the holder
     pending: list[int]  # prompt tokens not yet evaluated in this sequence
     position: int  # where the next evaluated token goes
     started: float
@@ -80,8 +86,9 @@ class _Reply:
 
     @property
     def cells(self) -> int:
-        """KV cells this reply may take beyond its holder's."""
-        return len(self.prompt) - self.shared + self.settings.max_tokens
+        """KV cells this reply may hold: its prompt's (shared with a holder for as long as the
+        holder keeps them) and its own reply's."""
+        return len(self.prompt) + self.settings.max_tokens
 
     def completion(self) -> Completion:
         return Completion(
@@ -128,8 +135,8 @@ class BatchDecoder:
         self._batch = llama_cpp.llama_batch_init(BATCH_TOKENS, 0, 1)
         self._sequences = sequences
         self._context_tokens = context_tokens
-        self._holders = [_Holder(sequences + i) for i in range(holders)]
-        self._clock = 0
+        self._holders = [_Holder(sequences + i) for i in range(holders)]  # most recent first
+        self.prompt_tokens = PromptTokens()
 
     def close(self) -> None:
         if self._ctx is not None:
@@ -187,12 +194,10 @@ class BatchDecoder:
                 f" {self._context_tokens - used} free KV cells"
             )
         seq_id = next(i for i in range(self._sequences) if all(r.seq_id != i for r in active))
-        holder = self._holder_for(prompt[:-1])
-        shared = 0
-        if holder is not None:
-            shared = _shared_length(holder.tokens, prompt[:-1])
-            self._lib.llama_memory_seq_cp(self._memory, holder.seq_id, seq_id, 0, shared)
-            holder.users += 1
+        holder = self._hold(prompt[:-1])
+        self._lib.llama_memory_seq_cp(self._memory, holder.seq_id, seq_id, 0, len(holder.tokens))
+        self.prompt_tokens.asked += len(prompt)
+        self.prompt_tokens.evaluated += 1  # the last token, in the reply's own sequence
         seed = settings.seed if settings.seed is not None else np.random.SeedSequence().entropy
         return _Reply(
             key=key,
@@ -201,34 +206,35 @@ class BatchDecoder:
             stops=[*settings.stop, *stops],
             rng=np.random.default_rng(seed),
             seq_id=seq_id,
-            holder=holder,
-            shared=shared,
-            pending=prompt[shared:],
-            position=shared,
+            pending=prompt[-1:],
+            position=len(prompt) - 1,
             started=time.perf_counter(),
         )
 
-    def _holder_for(self, prefix: list[int]) -> _Holder | None:
-        """The holder with most of `prefix`, made to hold it when none has enough of it."""
-        self._clock += 1
-        best = max(self._holders, key=lambda h: _shared_length(h.tokens, prefix))
-        if _shared_length(best.tokens, prefix) < MIN_SHARED:
-            free = [h for h in self._holders if h.users == 0]
-            if not free:
-                return None
-            best = min(free, key=lambda h: h.last_used)
-            kept = _shared_length(best.tokens, prefix)
-            self._lib.llama_memory_seq_rm(self._memory, best.seq_id, kept, -1)
-            best.tokens = best.tokens[:kept]
-            self._decode([(t, kept + i, best.seq_id, False) for i, t in enumerate(prefix[kept:])])
-            best.tokens = list(prefix)
-        best.last_used = self._clock
-        return best
+    def _hold(self, prefix: list[int]) -> _Holder:
+        """A holder with exactly `prefix`, evaluating only what no holder has yet.
+
+        The holder with the longest common start lends it: its cells are copied, not evaluated
+        again. The lender itself takes the prefix where it holds nothing beyond that start;
+        otherwise the least recently used holder gives up what it held.
+        """
+        lender = max(self._holders, key=lambda h: _shared_length(h.tokens, prefix))
+        shared = _shared_length(lender.tokens, prefix)
+        holder = lender if shared == len(lender.tokens) else self._holders[-1]
+        if holder is lender:
+            self._lib.llama_memory_seq_rm(self._memory, holder.seq_id, shared, -1)
+        else:
+            self._lib.llama_memory_seq_rm(self._memory, holder.seq_id, -1, -1)
+            self._lib.llama_memory_seq_cp(self._memory, lender.seq_id, holder.seq_id, 0, shared)
+        self._decode([(t, shared + i, holder.seq_id, False) for i, t in enumerate(prefix[shared:])])
+        self.prompt_tokens.evaluated += len(prefix) - shared
+        holder.tokens = list(prefix)
+        self._holders.remove(holder)
+        self._holders.insert(0, holder)
+        return holder
 
     def _release(self, reply: _Reply) -> None:
         self._lib.llama_memory_seq_rm(self._memory, reply.seq_id, -1, -1)
-        if reply.holder is not None:
-            reply.holder.users -= 1
 
     @staticmethod
     def _step_entries(active: list[_Reply]) -> list[tuple[int, int, int, bool]]:
@@ -290,8 +296,7 @@ class BatchDecoder:
     def _sample(reply: _Reply, logits: np.ndarray) -> int:
         settings = reply.settings
         if settings.guard is not None:
-            ruled_out = settings.guard(reply.prompt + reply.tokens)
-            logits[np.asarray(ruled_out, dtype=np.intp)] = -np.inf
+            logits[settings.guard(reply.prompt + reply.tokens)] = -np.inf
         if settings.repeat_penalty != 1.0 and reply.tokens:
             recent = np.unique(np.asarray(reply.tokens[-PENALTY_LAST_N:], dtype=np.intp))
             values = logits[recent]

@@ -32,7 +32,10 @@ from gravity_desktop.errors import ModelFileError
 from gravity_desktop.llm.gguf_file import GGUFInfo, check_adapter_matches, inspect
 
 if TYPE_CHECKING:
+    import numpy as np
     from llama_cpp import Llama
+
+    from gravity_desktop.llm.batch import PromptTokens
 
 Message = dict[str, str]
 
@@ -64,9 +67,10 @@ class GenerationSettings:
     # Text the reply must begin with (for example "Dune by Frank Herbert"); the model continues
     # it. The returned text includes the prefix.
     assistant_prefix: str = ""
-    # Called before each token with the tokens so far; returns the token ids that may not come
-    # next (gravity/name_guard.py rules out names a book's facts do not contain).
-    guard: Callable[[Sequence[int]], Sequence[int]] | None = None
+    # Called before each token with the tokens so far; returns a boolean numpy mask over the
+    # vocabulary, True for the tokens that may not come next (gravity/name_guard.py rules out
+    # names a book's facts do not contain).
+    guard: Callable[[Sequence[int]], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,14 @@ class Engine:
                 self._batch_decoder.set_threads(free_cores(self.n_threads))
             return self._batch_decoder.run(take, done, cancel)
 
+    @property
+    def batch_prompt_tokens(self) -> PromptTokens:
+        """Prompt tokens `chat_many` was asked for and evaluated so far (the rest were shared)."""
+        from gravity_desktop.llm.batch import PromptTokens
+
+        decoder = self._batch_decoder
+        return PromptTokens() if decoder is None else decoder.prompt_tokens
+
     def close(self) -> None:
         with self._lock:
             if self._batch_decoder is not None:
@@ -311,8 +323,8 @@ class Engine:
             self._llama._ctx.set_n_threads(threads, threads)
 
 
-def _ruling_out(guard: Callable[[Sequence[int]], Sequence[int]]) -> Callable:
-    """A llama-cpp-python logits processor that rules out the tokens `guard` names."""
+def _ruling_out(guard: Callable[[Sequence[int]], np.ndarray]) -> Callable:
+    """A llama-cpp-python logits processor that rules out the tokens `guard` marks."""
 
     def processor(input_ids: Sequence[int], scores):  # numpy arrays
         scores[guard(input_ids)] = float("-inf")
