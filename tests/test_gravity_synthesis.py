@@ -129,6 +129,40 @@ def test_a_unit_is_given_up_after_its_tries(reader) -> None:
     assert (report.kept, report.rejected, report.generations, teacher.calls) == (0, 1, 3, 3)
 
 
+class PlainUntilAskedAgain(FakeTeacher):
+    """Writes the focus asked for only into a unit's second chosen text; every other text has a
+    plain third sentence that leans to no facet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chosen_asked: dict[str, int] = {}
+
+    def chat(self, messages, settings, cancel=None):
+        completion = super().chat(messages, settings, cancel)
+        ask = messages[-1]["content"]
+        if ", rather than" in ask:
+            self.chosen_asked[ask] = self.chosen_asked.get(ask, 0) + 1
+            if self.chosen_asked[ask] == 2:
+                return completion
+        plain = (" Above all it runs to its last page without one pause." if ", rather than" in ask
+                 else " Above all it keeps one steady speed from start to finish.")  # fmt: skip
+        return replace(completion, text=completion.text.split(" Above all")[0] + plain)
+
+
+def test_a_chosen_text_that_leans_nowhere_is_written_again(reader) -> None:
+    """Plain texts on both sides tie on the fit check; the chosen one is at fault, so it is
+    written again and checked against the rejected text already written."""
+    teacher = PlainUntilAskedAgain()
+    report = run(books=1, per_book=2, teacher=teacher, reader=reader)
+    assert (report.kept, report.rejected) == (2, 0), report.reasons
+    assert report.generations == teacher.calls == 6  # per unit: chosen twice, rejected once
+    assert report.reasons == {"the chosen text does not fit the scenario better than the"
+                              " rejected one": 2}  # fmt: skip
+    with opened() as ctx:
+        assert all("steady speed" in p.rejected and "last page" not in p.chosen
+                   for p in store.pairs(ctx.conn, method="gravity"))  # fmt: skip
+
+
 def test_baselines_produce_their_data(reader) -> None:
     naive = run("naive", reader=None)
     sft = run("sft", reader=reader)

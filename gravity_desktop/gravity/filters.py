@@ -35,6 +35,7 @@ COMMON_CAPITALISED = {
 
 
 ROMAN = re.compile(r"[ivxlc]+")
+FIT_FAILURE = "the chosen text does not fit the scenario better than the rejected one"
 
 
 @cache
@@ -143,11 +144,14 @@ def cue_score(text: str, cues: tuple[str, ...]) -> int:
     return sum(1 for cue in cues if f" {fold(cue)}" in folded)
 
 
+def fit_score(text: str, cues: tuple[str, ...], opposite: tuple[str, ...]) -> int:
+    """Positive when the text leans to the facet's pole, negative when to the opposite one."""
+    return cue_score(text, cues) - cue_score(text, opposite)
+
+
 def fit_margin(chosen: str, rejected: str, cues: tuple[str, ...], opposite: tuple[str, ...]) -> int:
     """Positive when the chosen text serves the facet better than the rejected one does."""
-    return (cue_score(chosen, cues) - cue_score(chosen, opposite)) - (
-        cue_score(rejected, cues) - cue_score(rejected, opposite)
-    )
+    return fit_score(chosen, cues, opposite) - fit_score(rejected, cues, opposite)
 
 
 def specificity(text: str, book: Book) -> int:
@@ -173,15 +177,15 @@ def pair_problem(
     specificity: the better text uses more of the book's own facts.
     """
     if cues:
-        margin, what = fit_margin(chosen, rejected, cues, opposite), "fit the scenario better"
+        margin, failure = fit_margin(chosen, rejected, cues, opposite), FIT_FAILURE
     else:
         margin = specificity(chosen, book) - specificity(rejected, book)
-        what = "say more about the book"
+        failure = "the chosen text does not say more about the book than the rejected one"
     problem = (
         single_text_problem(chosen, book, "chosen")
         or single_text_problem(rejected, book, "rejected")
         or sameness_problem(chosen, rejected)
     )
     if problem is None and margin <= 0:
-        problem = f"the chosen text does not {what} than the rejected one (margin {margin})"
+        problem = f"{failure} (margin {margin})"
     return problem, margin

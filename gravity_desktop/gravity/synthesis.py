@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from gravity_desktop.catalog.book import Book
 from gravity_desktop.errors import UserError
 from gravity_desktop.gravity import prompts
-from gravity_desktop.gravity.filters import pair_problem, reason_kind, single_text_problem
+from gravity_desktop.gravity.filters import (
+    FIT_FAILURE,
+    fit_score,
+    pair_problem,
+    reason_kind,
+    single_text_problem,
+)
 from gravity_desktop.gravity.name_guard import NameGuard
 from gravity_desktop.gravity.scenarios import Scenario, derive_scenarios
 from gravity_desktop.gravity.text import clean_text
@@ -359,25 +365,33 @@ def _prompts(unit: Unit, method: str) -> tuple[list[Message], list[Message] | No
 def _settle(work: _UnitWork, tries: int) -> None:
     """Check the unit's waiting rejected texts against its chosen one. A unit is settled when
     it has a pair, or when a side it still needs has no tries left; never while the teacher is
-    still writing one of its texts (every text written is accounted for)."""
+    still writing one of its texts (every text written is accounted for).
+
+    A pair that fails only the fit check is written again on the side at fault: the chosen text
+    where it does not lean to the facet's pole at all (fit score 0 or below, which a rejected
+    text rarely undercuts), keeping the rejected one for the next chosen text; else the rejected.
+    """
     scenario = work.unit.scenario
+    cues = scenario.cues if scenario else ()
+    opposite = scenario.opposite_cues if scenario else ()
     if work.chosen is not None and work.rejected_prompt is None:
         work.attempts.append(_Attempt(work.chosen, None, None, None, work.chosen_seed))
         work.settled = True
         return
     while work.chosen is not None and work.waiting:
         text, seed = work.waiting.pop(0)
-        problem, margin = pair_problem(
-            work.unit.book,
-            work.chosen,
-            text,
-            scenario.cues if scenario else (),
-            scenario.opposite_cues if scenario else (),
-        )
+        problem, margin = pair_problem(work.unit.book, work.chosen, text, cues, opposite)
         work.attempts.append(_Attempt(work.chosen, text, problem, margin, seed))
         if problem is None:
             work.settled = True
             return
+        if (
+            reason_kind(problem) == FIT_FAILURE
+            and fit_score(work.chosen, cues, opposite) <= 0
+            and work.asked["chosen"] < tries
+        ):
+            work.chosen = None
+            work.waiting.insert(0, (text, seed))
     if work.writing:
         return
     chosen_lost = work.chosen is None and work.asked["chosen"] >= tries
