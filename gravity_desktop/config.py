@@ -58,6 +58,11 @@ class Paths:
         return self.root / "adapters"
 
     @property
+    def trainable_base(self) -> Path:
+        """The served model's weights prepared for training (training/base_model.py; a cache)."""
+        return self.root / "trainable-base"
+
+    @property
     def batch_weights(self) -> Path:
         """Teachers' weights rewritten for batched writing (llm/batch_weights.py; a cache)."""
         return self.root / "batch-weights"

@@ -447,6 +447,9 @@ def test_synthesis_rounds_reach_the_target_and_resume(tmp_path: Path, monkeypatc
     for reader in ("US-000", "US-001"):
         with ev.store(ev.reader_root(reader)) as ctx:
             assert not {p.book_id for p in pair_store.pairs(ctx.conn)} & ev.pool_ids
+            # The model caches are the run's: the teacher's copy is written once, not per root.
+            for cache in (ctx.paths.batch_weights, ctx.paths.trainable_base):
+                assert cache.resolve() == (ev.out / cache.name).resolve()
     calls = teacher.calls
     synthesize_pairs(small_evaluation(tmp_path))  # same folder: everything is already done
     assert teacher.calls == calls

@@ -7,6 +7,7 @@ Everything lives under the output folder DIR:
                               pairs, descriptions), made with the same store and profile code
     DIR/groups/<name>/        each training group's data root (pooled pairs, adapters)
     DIR/trainable-base/       the float32 training base, prepared once and shared by the groups
+    DIR/batch-weights/        the teacher's Q8_0 copy, written once and shared by every root
     DIR/report.md, results.json, descriptions.jsonl, *.png
 
 Stages run in order and each skips the units the state file already holds. Cancelling (Ctrl-C)
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from gravity_desktop.app_context import Context
 from gravity_desktop.catalog.bundled import bundled_books
+from gravity_desktop.config import Paths
 from gravity_desktop.evaluation import groups, held_out
 from gravity_desktop.evaluation.description_stage import describe_items
 from gravity_desktop.evaluation.judging import judge_items
@@ -112,6 +114,7 @@ class Evaluation:
         """A simulated data root, opened for one unit of work and closed after it."""
         ctx = open_reader_store(root, reader.answers if reader else None, self.threads)
         try:
+            self._share_caches(ctx.paths)
             yield ctx
         finally:
             ctx.conn.close()
@@ -125,13 +128,18 @@ class Evaluation:
         if not root.exists():
             with self.store(root) as ctx:
                 held_out.shelve(ctx.conn, self.pool)
-        shared, link = self.out / "trainable-base", root / "trainable-base"
-        shared.mkdir(exist_ok=True)
-        if not link.exists():
-            # Without symlinks each group prepares its own base: slower, same result.
-            with contextlib.suppress(OSError):
-                link.symlink_to(shared, target_is_directory=True)
         return root
+
+    def _share_caches(self, paths: Paths) -> None:
+        """Link a data root's model caches (the training base, the teacher's Q8_0 copy) to the
+        run's, so that each is written once per run rather than once per group or reader.
+        Without symlinks each root writes its own: slower, same result."""
+        for cache in (paths.trainable_base, paths.batch_weights):
+            shared = self.out / cache.name
+            shared.mkdir(exist_ok=True)
+            if not cache.exists():
+                with contextlib.suppress(OSError):
+                    cache.symlink_to(shared, target_is_directory=True)
 
     def check_cancel(self) -> None:
         if self.cancel is not None and self.cancel.cancelled:

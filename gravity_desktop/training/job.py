@@ -127,7 +127,7 @@ def run_training(
             json.dumps(
                 {
                     "base_gguf": str(base_gguf),
-                    "cache_root": str(ctx.paths.root / "trainable-base"),
+                    "cache_root": str(ctx.paths.trainable_base),
                     "trainable_weights": (
                         str(model.trainable_path) if model.trainable_path else None
                     ),
