@@ -5,7 +5,9 @@ catalog synopses (a focused description against a flat one) so the figure does n
 teacher. The same training runs once per precision asked for (default: bf16, float32, bf16
 again), in one process, so that the host's drifting speed shows as the gap between the two bf16
 runs; the first run also prepares the trainable base, which is timed separately.
-Run: .venv/bin/python bench/train_speed.py [--pairs 64] [--precisions bf16,fp32,bf16]
+Every run computes the reference log-probabilities afresh (the kept ones are deleted first); with
+--retrain one more run trains on the same pairs with them kept, as a reader's next training does.
+Run: .venv/bin/python bench/train_speed.py [--pairs 64] [--precisions bf16,fp32,bf16] [--retrain]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from gravity_desktop.gravity import prompts
 from gravity_desktop.store import pairs as store
 from gravity_desktop.store import transaction
 from gravity_desktop.store.books import all_books
+from gravity_desktop.training import reference_cache
 from gravity_desktop.training.config import TrainConfig
 from gravity_desktop.training.job import run_training
 
@@ -40,6 +43,13 @@ def make_pairs(count: int) -> None:
                 method="gravity", source="synthetic", book_id=book.id,
                 prompt=prompts.serve_messages(book), chosen=chosen, rejected=rejected,
             ))  # fmt: skip
+
+
+def forget_reference_log_probs() -> None:
+    """Every run but the retraining one computes them, as a first training run does."""
+    with opened() as ctx:
+        for kept in ctx.paths.trainable_base.glob(f"*/{reference_cache.PREFIX}-*.json"):
+            kept.unlink()
 
 
 def train_once(precision: str, pairs: int) -> dict[str, object]:
@@ -70,13 +80,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=64)
     parser.add_argument("--precisions", default="bf16,fp32,bf16")
+    parser.add_argument(
+        "--retrain", action="store_true", help="train once more, on the kept reference log-probs"
+    )
     args = parser.parse_args()
     # 64 pairs to train on, plus the held-out share on top
     make_pairs(round(args.pairs / 0.8))
     print(f"machine: {os.cpu_count()} cpus; bundled SmolLM2-135M; {args.pairs} pairs x 1 epoch")
     runs = []
     for precision in args.precisions.split(","):
+        forget_reference_log_probs()
         figures = train_once(precision, args.pairs)
+        runs.append(figures)
+        print(report(figures, args.pairs))
+    if args.retrain:
+        figures = train_once(args.precisions.split(",")[-1], args.pairs)
+        figures["precision"] = f"{figures['precision']}, retrained (reference log-probs kept)"
         runs.append(figures)
         print(report(figures, args.pairs))
     first = runs[0]

@@ -631,7 +631,7 @@ def train(
 ) -> None:
     """Fine-tune a LoRA on your pairs (DPO, or SFT) in a worker process and activate it."""
     from gravity_desktop.training.config import TrainConfig
-    from gravity_desktop.training.job import run_training
+    from gravity_desktop.training.job import reference_note, run_training
 
     config = TrainConfig(
         method=method,
@@ -660,6 +660,8 @@ def train(
             )
         elif kind == "base_ready":
             click.echo("trainable base ready", err=True)
+        elif kind == "reference":
+            click.echo(reference_note(event), err=True)
         elif kind == "uploading":
             click.echo(f"sending the base model ({event['bytes'] / 1e6:.0f} MB)", err=True)
         elif kind == "uploading_weights":

@@ -64,7 +64,7 @@ class Paths:
 
     @property
     def batch_weights(self) -> Path:
-        """Teachers' weights rewritten for batched writing (llm/batch_weights.py; a cache)."""
+        """Weights rewritten for batched writing and scoring (llm/batch_weights.py; a cache)."""
         return self.root / "batch-weights"
 
     @property

@@ -63,7 +63,7 @@ NOT_INCLUDED = {
     "models/": "downloaded or imported model weights: download them again from Settings (or"
     " `gravity models download ID`), or import the original GGUF file again",
     "trainable-base/": "a cache rebuilt from the served model on the next training run",
-    "batch-weights/": "a cache rebuilt from the teacher model on the next pair synthesis",
+    "batch-weights/": "a cache rebuilt from the model on the next pair synthesis or training",
     "training/": "training job folders, rebuilt from the pairs in the database",
     "packs/": "the training pack, installed again when training next needs it",
     "window.ini": "window size and position",

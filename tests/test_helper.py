@@ -104,7 +104,8 @@ def two_gpu_helper(tmp_path_factory, prepared_base: Path) -> RunningHelper:
 
 
 @pytest.fixture
-def reader_with_pairs(gravity_home: Path):
+def reader_with_pairs(gravity_home: Path, seeded_teacher_copy: Path):
+    """With the Q8_0 copy that the held-out check scores with (made once per session)."""
     return onboard_reader_with_pairs()
 
 

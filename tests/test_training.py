@@ -37,7 +37,9 @@ def base_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def reader_with_pairs(gravity_home: Path, base_cache: Path):
+def reader_with_pairs(gravity_home: Path, base_cache: Path, seeded_teacher_copy: Path):
+    """A reader with pairs, the session's trainable base, and the Q8_0 copy that the held-out
+    check scores with (llm/batch_weights.py)."""
     target = gravity_home / "trainable-base"
     if base_cache.exists() and any(base_cache.iterdir()):
         shutil.copytree(base_cache, target, dirs_exist_ok=True)
@@ -96,6 +98,9 @@ def test_cancel_then_resume_from_checkpoint(reader_with_pairs) -> None:
         resumed = run_training(ctx, config, on_event=events.append)
     assert resumed.resumed
     assert any(e["event"] == "resume" for e in events)
+    # The cancelled run kept the reference log-probabilities of every pair for this one.
+    reference = next(e for e in events if e["event"] == "reference")
+    assert reference["known"] == reference["pairs"] > 0
     assert resumed.adapter_id is not None
 
 

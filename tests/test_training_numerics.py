@@ -5,6 +5,8 @@ They run on a tiny random Llama in this process (no worker, no bundled model), s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -172,3 +174,70 @@ def test_precision_picks_weights_and_arithmetic_for_the_device(torch, monkeypatc
     assert number_formats(torch, "cuda", "auto") == ("fp32", torch.float32, False)
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         number_formats(torch, "cpu", "fp8")
+
+
+def tiny_tokenizer() -> object:
+    """Words w0..w299, one token each, for the tiny Llama."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = Tokenizer(models.WordLevel({f"w{i}": i for i in range(300)}, unk_token="w0"))
+    words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=words, unk_token="w0", pad_token="w1", eos_token="w2"
+    )
+
+
+def reference_log_probs(tmp_path, pairs: list[tuple[int, int, int]], cache=None) -> tuple:
+    """Build a DPO trainer on `pairs` (prompt, chosen, rejected lengths; seeded words) and return
+    its precomputed reference log-probabilities, and what `on_reference` heard (with a cache)."""
+    import random
+
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import DPOConfig, DPOTrainer
+
+    from gravity_desktop.training.reference_cache import CachedReferenceDPOTrainer
+
+    def text(seed: int, length: int) -> str:
+        rng = random.Random(seed)
+        return " ".join(f"w{rng.randrange(3, 300)}" for _ in range(length))
+
+    rows = [
+        {"prompt": text(p, p), "chosen": text(c, c), "rejected": text(r, r)} for p, c, r in pairs
+    ]
+    options = {
+        "model": tiny_llama(),
+        "args": DPOConfig(output_dir=str(tmp_path / "out"), precompute_ref_log_probs=True,
+                          use_cpu=True, bf16=False, report_to=[], max_length=64,
+                          per_device_train_batch_size=2),
+        "train_dataset": Dataset.from_list(rows),
+        "processing_class": tiny_tokenizer(),
+        "peft_config": LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    }  # fmt: skip
+    heard: list[tuple[int, int]] = []
+    if cache is None:
+        trainer = DPOTrainer(**options)
+    else:
+        trainer = CachedReferenceDPOTrainer(
+            **options, reference_cache=cache, on_reference=lambda *counts: heard.append(counts)
+        )
+    data = trainer.train_dataset
+    return list(zip(data["ref_chosen_logps"], data["ref_rejected_logps"], strict=True)), heard
+
+
+def test_reference_log_probs_are_kept_for_the_next_run(tmp_path) -> None:
+    pairs = [(10, 6, 4), (13, 7, 9), (8, 5, 5), (12, 9, 3)]
+    trl_own, _ = reference_log_probs(tmp_path, pairs)
+    cache = tmp_path / "reference-logps-fp32-cpu.json"
+    first, heard = reference_log_probs(tmp_path, pairs, cache)
+    assert heard == [(4, 0)] and first == trl_own
+    # A pair added in the middle: only it is computed; the others come back in their places.
+    more = [*pairs[:2], (11, 8, 6), *pairs[2:]]
+    second, heard = reference_log_probs(tmp_path, more, cache)
+    assert heard == [(5, 4)]
+    assert [*second[:2], *second[3:]] == first and second[2] != first[2]
+    cache.write_text("{not json", encoding="utf-8")  # damaged: computed again, and rewritten
+    third, heard = reference_log_probs(tmp_path, pairs, cache)
+    assert heard == [(4, 0)] and third == first
+    assert len(json.loads(cache.read_text(encoding="utf-8"))) == 4

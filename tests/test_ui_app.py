@@ -104,6 +104,10 @@ def test_personalization_generates_pairs_with_progress(qtbot, window, monkeypatc
     assert page.progress.value() == page.progress.maximum() > 0
     assert re.match(r"Kept \d pairs from 4 units", page.status.text())
     assert "gravity" in page.counts.text()
+    page.training_event({"event": "reference", "pairs": 64, "known": 60})
+    assert page.status.text() == (
+        "Scoring 4 new pairs with the base model (60 kept from earlier runs)…"
+    )
     page.training_event({"event": "progress", "step": 1, "max_steps": 4, "loss": 0.69,
                          "reward_accuracy": 0.5, "margin": 0.0, "eta_seconds": 3})  # fmt: skip
     assert page.loss.count() == 1 and page.accuracy.count() == 1

@@ -3,8 +3,9 @@
 Run as `python -m gravity_desktop.training.dpo_worker JOB_DIR`. JOB_DIR holds `job.json`
 (base GGUF, cache folder, TrainConfig, and `device`: "cpu" (the default), "cuda", or "auto" for CUDA
 when torch sees a GPU) and the data (`train.jsonl`). Every line printed is one JSON
-event: start, base_ready, resume or restart, progress (step, loss, reward accuracy, margin, ETA),
-then done, cancelled or error. SIGTERM or SIGINT stop training at the next step after saving a
+event: start, base_ready, reference (DPO: pairs, and how many of their reference log-probabilities
+were kept from earlier runs), resume or restart, progress (step, loss, reward accuracy, margin,
+ETA), then done, cancelled or error. SIGTERM or SIGINT stop training at the next step after saving a
 checkpoint; the next run of the same job resumes from the last checkpoint.
 
 Several GPUs (the GPU helper's `--gpus`): `job.json` may say `"gpus": N` or `"gpus": "all"`. The
@@ -175,21 +176,28 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
             callbacks=[Progress()],
         )
     else:
-        from trl import DPOConfig, DPOTrainer
+        from trl import DPOConfig
 
+        from gravity_desktop.training.reference_cache import CachedReferenceDPOTrainer, cache_file
         from gravity_desktop.training.shared_prompt import share_prompts
 
         score_only_completions(device)
         share_prompts(model)
-        trainer = DPOTrainer(
+        trainer = CachedReferenceDPOTrainer(
             model=model,
             # The reference log-probabilities are computed once, before training, without
-            # gradients: each step then runs one forward pass instead of two.
+            # gradients (and kept for the next run): each step then runs one forward pass
+            # instead of two.
             args=DPOConfig(beta=config.beta, precompute_ref_log_probs=True, **common),
             train_dataset=data,
             processing_class=tokenizer,
             peft_config=lora,
             callbacks=[Progress()],
+            # Imported Hugging Face weights name nothing that would tell a changed file.
+            reference_cache=None
+            if job.get("trainable_weights")
+            else cache_file(base, formats.name, device),
+            on_reference=lambda pairs, known: emit("reference", pairs=pairs, known=known),
         )
     resume = _last_checkpoint(checkpoints)
     # PEFT casts each LoRA layer's input to the LoRA weights' float32, a full copy of the

@@ -38,7 +38,7 @@ from gravity_desktop.profile.service import current_profile
 from gravity_desktop.store import adapters as adapter_store
 from gravity_desktop.training.config import TrainConfig
 from gravity_desktop.training.helper_access import helper_choice
-from gravity_desktop.training.job import activate_adapter, rollback, run_training
+from gravity_desktop.training.job import activate_adapter, reference_note, rollback, run_training
 from gravity_desktop.ui.operations import Operation, OperationContext, show_error
 from gravity_desktop.ui.theme import chart_theme
 
@@ -348,6 +348,8 @@ class PersonalizationPage(QWidget):
                  "restart": f"Starting clean: {event.get('reason')}",
                  "evaluating": "Checking the new adapter on held-out pairs…"}[kind]
             )  # fmt: skip
+        elif kind == "reference":
+            self.status.setText(reference_note(event))
         elif kind in HELPER_STEPS and (kind != "start" or self.training_on is not None):
             self.status.setText(HELPER_STEPS[kind](event))
 
