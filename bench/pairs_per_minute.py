@@ -12,7 +12,7 @@ what synthesis uses) between two runs on the model's own Q4_1 file.
 Figures per CPU-minute are given beside wall-clock ones, and seconds per text written, which the
 pass rate (how many texts a kept pair cost) does not sway.
 Target (issue 5): at least 30 filtered pairs per minute.
-Run: .venv/bin/python bench/pairs_per_minute.py [--books 4] [--scenarios 4] [--formats]
+Run: .venv/bin/python bench/pairs_per_minute.py [--books 8] [--scenarios 4] [--formats]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def reader_answers() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--books", type=int, default=4)
+    parser.add_argument("--books", type=int, default=8)
     parser.add_argument("--scenarios", type=int, default=4)
     parser.add_argument("--formats", action="store_true")
     args = parser.parse_args()
