@@ -48,9 +48,8 @@ class CachedReferenceDPOTrainer(DPOTrainer):
         super().__init__(*args, **kwargs)
 
     def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
-        if (
-            self._reference_cache is None or self.accelerator.num_processes > 1
-        ):  # (ranks would race)
+        # Without a file, or on several processes (whose ranks would race on it), as TRL does.
+        if self._reference_cache is None or self.accelerator.num_processes > 1:
             self._on_reference(len(dataset), 0)
             return super()._precompute_ref_logps(dataset, name, batch_size)
         known = _load(self._reference_cache)
