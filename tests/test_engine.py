@@ -9,7 +9,13 @@ import pytest
 
 from gravity_desktop.errors import ModelFileError
 from gravity_desktop.llm import engine as engine_module
-from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings, free_cores
+from gravity_desktop.llm.engine import (
+    CancelToken,
+    Engine,
+    GenerationSettings,
+    ends_reply,
+    free_cores,
+)
 from tests.gguf_fixtures import write_lora_adapter
 
 PROMPT = [{"role": "user", "content": "Describe the book Dune in two sentences."}]
@@ -45,6 +51,36 @@ def test_stop_string_cuts_the_reply(engine: Engine) -> None:
     cut = engine.chat(PROMPT, GenerationSettings(max_tokens=60, seed=2, stop=(word,))).text
     assert word not in cut
     assert full.startswith(cut.rstrip()) or cut.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "piece", "ends"),
+    [
+        ("One two three four. Five six.", " Seven", True),
+        ("One two three four. Five six!\u201d", " Seven", True),
+        ("One two three four. Five six.", "Seven", False),  # no space: not a new sentence
+        ("One two three four, five six", " seven", False),
+        ("One two. Three.", " Four", False),  # too few words
+        ("One two three four and five Dr.", " Who", False),
+        ("One two three four by J. R.", " R.", False),  # initials
+    ],
+)
+def test_a_reply_ends_at_the_first_sentence_end_after_enough_words(
+    text: str, piece: str, ends: bool
+) -> None:
+    assert ends_reply(text, piece, GenerationSettings(end_after_words=5)) is ends
+    assert not ends_reply(text, piece, GenerationSettings())
+
+
+def test_a_streamed_reply_ends_after_enough_words(engine: Engine) -> None:
+    prompt = [{"role": "user", "content": "Describe the book Dune in four sentences."}]
+    full = engine.chat(prompt, GenerationSettings(max_tokens=120, temperature=0.0))
+    short = engine.chat(
+        prompt, GenerationSettings(max_tokens=120, temperature=0.0, end_after_words=8)
+    )
+    assert short.finish_reason == "stop" and short.tokens < full.tokens
+    assert full.text.startswith(short.text) and short.text.rstrip()[-1] in ".!?"
+    assert len(short.text.split()) >= 8
 
 
 def test_cancel_from_another_thread(engine: Engine) -> None:

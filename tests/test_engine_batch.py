@@ -55,6 +55,15 @@ def test_length_and_stop_strings_end_replies(engine: Engine) -> None:
     assert full.startswith(cut[0].text)
 
 
+def test_a_reply_ends_at_a_sentence_end_after_enough_words(engine: Engine) -> None:
+    settings = {"max_tokens": 120, "temperature": 0.0, "assistant_prefix": "Dune"}
+    (full,) = engine.chat_batch(requests(1, **settings))
+    (short,) = engine.chat_batch(requests(1, end_after_words=8, **settings))
+    assert short.finish_reason == "stop" and short.tokens < full.tokens
+    assert full.text.startswith(short.text) and short.text[-1] in ".!?"
+    assert len(short.text.split()) >= 8
+
+
 def test_a_guard_rules_tokens_out_for_its_own_reply(engine: Engine) -> None:
     guard, seen = only_zebra(engine)
     ((messages, _),) = requests(1)

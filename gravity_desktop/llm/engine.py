@@ -21,6 +21,7 @@ iterators. Two things shape it:
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -71,6 +72,28 @@ class GenerationSettings:
     # vocabulary, True for the tokens that may not come next (gravity/name_guard.py rules out
     # names a book's facts do not contain).
     guard: Callable[[Sequence[int]], np.ndarray] | None = None
+    # When above 0, the reply ends with the first sentence that ends after this many words (the
+    # prefix counted): a text asked for in a few sentences need not run on to max_tokens and then
+    # lose the sentence it was cut in.
+    end_after_words: int = 0
+
+
+# A sentence's last characters; "Dr." and the initials of "J. R. R. Tolkien" end none.
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d)]?$")
+_NOT_AN_END = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr)|\b[A-Z])\.$")
+
+
+def ends_reply(text: str, piece: str, settings: GenerationSettings) -> bool:
+    """Whether the reply `text` (prefix included) ends before `piece`, the next token's text,
+    by `settings.end_after_words`: `piece` starts a new sentence and `text` is long enough."""
+    if settings.end_after_words <= 0 or not piece[:1].isspace():
+        return False
+    text = text.rstrip()
+    return (
+        _SENTENCE_END.search(text) is not None
+        and _NOT_AN_END.search(text) is None
+        and len(text.split()) >= settings.end_after_words
+    )
 
 
 @dataclass(frozen=True)
@@ -401,6 +424,7 @@ class Stream:
                 chunks = llama.create_chat_completion(
                     messages=self._messages, stop=list(settings.stop) or None, **sampling
                 )
+            text = settings.assistant_prefix
             try:
                 for chunk in chunks:
                     if self._cancel is not None and self._cancel.cancelled:
@@ -408,7 +432,11 @@ class Stream:
                         return
                     choice = chunk["choices"][0]
                     piece = choice["text"] if "text" in choice else choice["delta"].get("content")
+                    if piece and ends_reply(text, piece, settings):
+                        self.finish_reason = "stop"
+                        return
                     if piece:
+                        text += piece
                         self.tokens += 1
                         yield piece
                     if choice.get("finish_reason"):
