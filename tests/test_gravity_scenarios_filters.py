@@ -96,6 +96,12 @@ def test_filters_accept_a_good_pair_and_measure_fit() -> None:
     assert margin < 0 and "does not fit the scenario better" in problem
 
 
+def test_a_short_cue_is_a_whole_word_and_a_longer_one_a_stem() -> None:
+    assert filters.cue_score("Written with wit, to win.", ("wit", "win")) == 2
+    assert filters.cue_score("Written with care in a window seat.", ("wit", "win", "car")) == 0
+    assert filters.cue_score("Imaginative and unusually bold.", ("imagin", "unusual")) == 2
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [

@@ -1,8 +1,10 @@
 """How each profile facet should shape a book description, and the words that show it did.
 
 For every facet pole: what a description should bring forward for such a reader, what would put
-them off, and the opposite framing used for the rejected text. `CUES` are word stems whose presence
-signals that a text serves the pole; the fit filter counts them, independently of the prompts.
+them off, and the opposite framing used for the rejected text. The cues are word stems whose
+presence signals that a text serves the pole; the fit filter counts them, independently of the
+prompts. A cue must tell the poles apart in a teacher's descriptions: words every description
+uses ("story", "follows", "explores", "world") are left out, since they only tie the two texts.
 All wording is the project's own (docs/gravity-method.md).
 """
 
@@ -27,15 +29,17 @@ OCEAN: dict[str, tuple[Framing, Framing]] = {
             "a flat plot summary that makes it sound ordinary",
             (
                 "idea", "imagin", "unusual", "strange", "question", "vision", "inventive",
-                "explor", "wonder", "bold", "original", "mind",
+                "wonder", "bold", "original", "mind", "unique", "unconvention", "thought provok",
+                "poetic", "experiment", "surreal", "philosoph", "creativ",
             ),
         ),
         Framing(
             "a clear, concrete account of who the people are and what happens to them",
             "abstract talk about themes and ideas",
             (
-                "clear", "simple", "story", "follow", "familiar", "straightforward", "plain",
-                "real", "practical", "concrete", "everyday", "grounded",
+                "clear", "simple", "familiar", "straightforward", "plain", "practical",
+                "concrete", "everyday", "grounded", "accessible", "direct", "down to earth",
+                "relatable", "ordinary", "literal",
             ),
         ),
     ),
@@ -45,7 +49,8 @@ OCEAN: dict[str, tuple[Framing, Framing]] = {
             "vague enthusiasm with no sense of structure",
             (
                 "careful", "craft", "structur", "detail", "precise", "patient", "discipline",
-                "order", "method", "rewards", "thorough", "built",
+                "order", "method", "rewards", "thorough", "built", "meticulous", "deliberate",
+                "layered", "intricate", "rigor", "design",
             ),
         ),
         Framing(
@@ -53,7 +58,8 @@ OCEAN: dict[str, tuple[Framing, Framing]] = {
             "stressing how demanding or methodical it is",
             (
                 "surpris", "spontan", "free", "loose", "playful", "unexpected", "wander",
-                "lively", "restless", "impuls", "easy", "light",
+                "lively", "restless", "impuls", "easy", "light", "whimsic", "carefree", "breez",
+                "twist", "improvis", "fresh",
             ),
         ),
     ),
@@ -62,15 +68,17 @@ OCEAN: dict[str, tuple[Framing, Framing]] = {
             "its energy, lively characters and the company they keep", "a hushed, inward tone",
             (
                 "lively", "energ", "crowd", "company", "friends", "vivid", "bustl", "social",
-                "loud", "party", "talk", "together",
+                "loud", "party", "talk", "together", "vibrant", "exuberan", "festiv", "gather",
+                "banter", "boister",
             ),
         ),
         Framing(
             "its quiet, inward moments and room for reflection",
             "noise, bustle and a hard-selling tone",
             (
-                "quiet", "inward", "solitud", "reflect", "still", "alone", "calm", "intimate",
-                "thought", "silence", "gentle", "slow",
+                "quiet", "inward", "solitud", "reflect", "alone", "calm", "intimate", "silence",
+                "gentle", "slow", "introspect", "contemplat", "meditat", "hush", "private",
+                "interior", "solitar",
             ),
         ),
     ),
@@ -80,14 +88,16 @@ OCEAN: dict[str, tuple[Framing, Framing]] = {
             "cynicism and a cold, mocking tone",
             (
                 "warm", "kind", "tender", "bond", "care", "compassion", "gentle", "friend",
-                "love", "trust", "generous", "heart",
+                "love", "trust", "generous", "heart", "affection", "empath", "cherish", "embrac",
+                "mercy", "nurtur", "loyal",
             ),
         ),
         Framing(
             "its sharp edges, conflicts and unsentimental honesty", "sentimental, sugary praise",
             (
                 "sharp", "conflict", "honest", "unsentimental", "bite", "harsh", "sceptic",
-                "skeptic", "ruthless", "blunt", "cold", "edge",
+                "skeptic", "ruthless", "blunt", "cold", "edge", "cynic", "bitter", "clash",
+                "unsparing", "cutting", "abrasive", "satir",
             ),
         ),
     ),
@@ -97,7 +107,8 @@ OCEAN: dict[str, tuple[Framing, Framing]] = {
             "dwelling on horror, dread and distress",
             (
                 "hope", "comfort", "reassur", "gentle", "warm", "heal", "tender", "safe",
-                "light", "consol", "calm", "kind",
+                "light", "consol", "calm", "kind", "uplift", "resilien", "solace", "sooth",
+                "optimis", "peace",
             ),
         ),
         Framing(
@@ -105,7 +116,8 @@ OCEAN: dict[str, tuple[Framing, Framing]] = {
             "softening or apologising for its darkness",
             (
                 "intens", "unflinch", "dark", "stark", "raw", "brutal", "grim", "fierce",
-                "relentless", "harrow", "bleak", "power",
+                "relentless", "harrow", "bleak", "power", "visceral", "devastat", "haunt",
+                "violen", "trauma", "unsettl", "gripping",
             ),
         ),
     ),
@@ -117,72 +129,81 @@ SCHWARTZ: dict[str, Framing] = {
         "stressing obedience and fitting in",
         (
             "choos", "own path", "independen", "free", "think for", "curios", "decide", "self",
-            "question", "explor", "forge", "discover",
+            "question", "forge", "discover", "autonom", "own way", "individual", "own mind",
+            "inquisitiv", "nonconform",
         ),
     ),
     "stimulation": Framing(
         "excitement, risk, novelty and a sense of adventure", "a slow, uneventful framing",
         (
-            "excit", "adventur", "risk", "thrill", "danger", "daring", "novel", "wild",
-            "journey", "pace", "pulse", "escape",
+            "excit", "adventur", "risk", "thrill", "danger", "daring", "novelty", "wild",
+            "journey", "pace", "pulse", "escape", "adrenal", "bold", "quest", "breathless",
+            "unpredictab", "exhilarat",
         ),
     ),
     "hedonism": Framing(
         "the pleasure of reading it: its humour, sensual detail and fun",
         "a dutiful, joyless framing",
         (
-            "pleasur", "delight", "fun", "humor", "humour", "joy", "enjoy", "sensual", "savor",
-            "savour", "playful", "laugh",
+            "pleasur", "delight", "fun", "funny", "humor", "humour", "joy", "joyful", "enjoy",
+            "sensual", "savor", "savour", "playful", "laugh", "comic", "witty", "indulg",
+            "sumptuous",
         ),
     ),
     "achievement": Framing(
         "ambition, striving and what characters accomplish", "passivity and drift",
         (
             "ambit", "strive", "success", "achiev", "accomplish", "goal", "rise", "talent",
-            "determin", "excel", "win", "effort",
+            "determin", "excel", "win", "winn", "effort", "triumph", "persever", "drive",
+            "prove",
         ),
     ),
     "power": Framing(
         "status, control, rivalry and who holds power", "ignoring the contest for power",
         (
             "power", "control", "status", "rival", "dominat", "authority", "rule", "influence",
-            "command", "wealth", "throne", "ambition",
+            "command", "wealth", "throne", "ambition", "prestige", "empire",
+            "ruthless", "scheming", "intrigue",
         ),
     ),
     "security": Framing(
         "safety, stability and the protection of home and family", "chaos and recklessness",
         (
             "safe", "secur", "stabil", "protect", "home", "shelter", "order", "steady", "refuge",
-            "survive", "family", "peace",
+            "survive", "family", "peace", "guard", "sanctuary", "depend", "routine",
         ),
     ),
     "conformity": Framing(
         "duty, restraint and the rules people live by", "celebrating rule-breaking",
         (
             "duty", "restrain", "rule", "proper", "obedien", "respect", "manners", "obligation",
-            "discipline", "expect", "polite", "custom",
+            "discipline", "expect", "polite", "custom", "convention", "propriety", "decorum",
+            "reputation", "norms", "dutiful",
         ),
     ),
     "tradition": Framing(
         "custom, faith, heritage and continuity with the past", "mocking custom and faith",
         (
             "tradition", "custom", "faith", "heritage", "ancestr", "ritual", "sacred", "roots",
-            "elder", "belief", "past", "legacy",
+            "elder", "belief", "legacy", "ancient", "inherit", "religio", "rite", "ceremon",
+            "continuity",
         ),
     ),
     "benevolence": Framing(
         "loyalty and care among family and friends", "indifference to the people close by",
         (
             "loyal", "care", "family", "friend", "help", "devot", "kind", "love", "support",
-            "bond", "forgiv", "tender",
+            "bond", "forgiv", "tender", "compassion", "sacrific", "protect", "cherish",
+            "affection", "selfless",
         ),
     ),
     "universalism": Framing(
         "justice, tolerance, and care for all people and for nature",
         "narrow, us-against-them framing",
         (
-            "justice", "toleran", "equal", "nature", "world", "human", "dignit", "rights",
-            "environment", "peace", "understand", "fair",
+            "justice", "toleran", "equal", "nature", "humanit", "dignit", "rights",
+            "environment", "peace", "understand", "fair", "empath", "inclus", "solidarit",
+            "all people", "prejudice", "harmony",
         ),
     ),
 }
@@ -192,15 +213,17 @@ HOFSTEDE: dict[str, tuple[Framing, Framing]] = {
         Framing(
             "hierarchy, rank and respect for those in charge", "scorn for authority",
             (
-                "rank", "hierarch", "authority", "elder", "master", "respect", "order", "duty",
-                "station", "superior", "court", "power",
+                "rank", "hierarch", "authority", "elder", "respect", "order", "duty", "station",
+                "superior", "court", "power", "servant", "obey", "obedien", "noble", "deferen",
+                "king",
             ),
         ),
         Framing(
             "equality and ordinary people standing up to those above them", "deference to rank",
             (
                 "equal", "ordinary", "stand up", "challenge", "resist", "defy", "common", "fair",
-                "rebel", "voice", "justice", "free",
+                "rebel", "voice", "justice", "free", "protest", "defiant", "underdog",
+                "grassroots", "uprising", "oppress",
             ),
         ),
     ),
@@ -209,15 +232,17 @@ HOFSTEDE: dict[str, tuple[Framing, Framing]] = {
             "one person's journey, choices and sense of self",
             "dissolving the hero into the group",
             (
-                "own", "individual", "self", "identity", "personal", "choice", "journey",
-                "alone", "independen", "free", "her own", "his own",
+                "individual", "self", "identity", "personal", "choice", "journey", "alone",
+                "independen", "free", "her own", "his own", "autonom", "ambition", "inner",
+                "discover", "unique",
             ),
         ),
         Framing(
             "family, community and belonging to a group", "a lone-hero framing",
             (
                 "family", "community", "together", "belong", "village", "generation", "clan",
-                "kin", "collective", "neighbo", "share", "bond",
+                "kin", "kinship", "collective", "neighbo", "share", "bond", "tribe", "solidarit",
+                "communal", "relatives", "ancestor", "tradition",
             ),
         ),
     ),
@@ -226,14 +251,16 @@ HOFSTEDE: dict[str, tuple[Framing, Framing]] = {
             "competition, achievement and hard-won victories", "a soft, modest framing",
             (
                 "compet", "win", "victor", "achiev", "strong", "struggle", "fight", "success",
-                "conquer", "ambit", "battle", "tough",
+                "conquer", "ambit", "battle", "tough", "winn", "rival", "triumph", "dominan",
+                "champion", "contest",
             ),
         ),
         Framing(
             "care, modesty and quality of life", "glorifying winners",
             (
                 "care", "modest", "gentle", "quality", "balance", "nurtur", "kind", "quiet",
-                "simple", "ordinary", "tender", "humble",
+                "simple", "ordinary", "tender", "humble", "cooperat", "compassion", "wellbeing",
+                "harmony", "comfort", "slow",
             ),
         ),
     ),
@@ -243,7 +270,8 @@ HOFSTEDE: dict[str, tuple[Framing, Framing]] = {
             "leaving everything vague and open",
             (
                 "clear", "expect", "structure", "order", "solv", "resolv", "plain", "answer",
-                "certain", "rules", "careful", "precise",
+                "certain", "rules", "careful", "precise", "straightforward", "logical",
+                "predictab", "coheren", "explain", "reliab",
             ),
         ),
         Framing(
@@ -251,7 +279,8 @@ HOFSTEDE: dict[str, tuple[Framing, Framing]] = {
             "promising tidy answers",
             (
                 "ambigu", "open", "mystery", "uncertain", "strange", "unknown", "puzzl",
-                "question", "elusive", "unresolved", "surreal", "dream",
+                "question", "elusive", "unresolved", "surreal", "dream", "enigma", "riddle",
+                "unclear", "haunt", "paradox", "ambival",
             ),
         ),
     ),
@@ -260,15 +289,17 @@ HOFSTEDE: dict[str, tuple[Framing, Framing]] = {
             "patience, perseverance and consequences that unfold over time",
             "only the quick thrills",
             (
-                "patien", "persever", "time", "generation", "future", "long", "endur", "slow",
-                "years", "consequen", "legacy", "lasting",
+                "patien", "persever", "generation", "future", "endur", "slow", "consequen",
+                "legacy", "lasting", "decades", "gradual", "persist", "over time", "long term",
+                "thrift", "invest",
             ),
         ),
         Framing(
             "tradition, honour and the immediate moment", "a distant, long-view framing",
             (
                 "tradition", "honou", "moment", "now", "present", "custom", "pride", "duty",
-                "today", "immediate", "face", "respect",
+                "today", "immediate", "respect", "instant", "urgent", "dignity", "reputation",
+                "saving face", "heritage",
             ),
         ),
     ),
@@ -277,14 +308,16 @@ HOFSTEDE: dict[str, tuple[Framing, Framing]] = {
             "enjoyment, humour and the freedom to have fun", "solemn restraint",
             (
                 "fun", "enjoy", "humo", "laugh", "pleasur", "delight", "play", "joy", "freedom",
-                "celebrat", "lively", "wit",
+                "celebrat", "lively", "wit", "witty", "funny", "joyful", "carefree", "festiv",
+                "indulg", "exuberan",
             ),
         ),
         Framing(
             "restraint, seriousness and moral weight", "a light, frivolous tone",
             (
                 "restrain", "serious", "moral", "sober", "grave", "duty", "discipline",
-                "austere", "solemn", "weight", "conscience", "modest",
+                "austere", "solemn", "weight", "conscience", "modest", "restraint", "severe",
+                "ethic", "somber", "sombre", "dutiful",
             ),
         ),
     ),
@@ -297,14 +330,16 @@ WVS: dict[str, tuple[Framing, Framing]] = {
             "treating faith as beyond question",
             (
                 "reason", "science", "question", "rational", "evidence", "doubt", "modern",
-                "secular", "logic", "knowledge", "inquir", "critic",
+                "secular", "logic", "knowledge", "inquir", "critic", "scientif", "skeptic",
+                "sceptic", "analy", "intellect", "debate",
             ),
         ),
         Framing(
             "faith, family and respect for tradition", "sneering at religion or family values",
             (
                 "faith", "family", "god", "tradition", "sacred", "pray", "belief", "spirit",
-                "church", "temple", "respect", "devot",
+                "church", "temple", "respect", "devot", "religio", "worship", "pious", "moral",
+                "ancestr", "elders",
             ),
         ),
     ),
@@ -313,14 +348,16 @@ WVS: dict[str, tuple[Framing, Framing]] = {
             "self-expression, tolerance and personal freedom", "treating difference as a threat",
             (
                 "freedom", "express", "toleran", "identity", "voice", "diverse", "accept",
-                "creative", "equal", "open", "yourself", "choice",
+                "creative", "equal", "open", "yourself", "choice", "individual", "liberat",
+                "authentic", "inclus", "divers", "self express",
             ),
         ),
         Framing(
             "security, hardship and what it takes to get by", "lofty talk of self-fulfilment",
             (
                 "surviv", "secur", "hardship", "poverty", "work", "safety", "struggle", "money",
-                "endur", "food", "shelter", "stability",
+                "endur", "food", "shelter", "stability", "scarc", "hunger", "labor", "labour",
+                "wages", "desperat",
             ),
         ),
     ),

@@ -139,9 +139,12 @@ def reason_kind(reason: str) -> str:
 
 
 def cue_score(text: str, cues: tuple[str, ...]) -> int:
-    """How many of the cue stems the text uses (each stem counted once)."""
+    """How many of the cue stems the text uses (each stem counted once). A stem starts a word;
+    one of three letters or fewer is the whole word ("win" is not "window", "wit" not "with")."""
     folded = " " + fold(text) + " "
-    return sum(1 for cue in cues if f" {fold(cue)}" in folded)
+    return sum(
+        1 for cue in cues if (f" {fold(cue)} " if len(cue) <= 3 else f" {fold(cue)}") in folded
+    )
 
 
 def fit_score(text: str, cues: tuple[str, ...], opposite: tuple[str, ...]) -> int:
