@@ -109,6 +109,8 @@ def test_a_short_cue_is_a_whole_word_and_a_longer_one_a_stem() -> None:
         (GOOD.replace("Dune", "The Book", 1), "does not name the title"),
         (GOOD.replace("Frank Herbert", "an author"), "does not name the author"),
         (GOOD + " A character named Zephon rules the sandworms.", "invents names"),
+        (GOOD + " Its Châraçtér is vast.", "accented words the book's facts do not have"),
+        (GOOD + " It is a lámina of sand.", "accented words the book's facts do not have"),
         ("Here is a description: " + GOOD, "echoes the prompt"),
         (GOOD + " " + " ".join(DUNE.synopsis.split()[:14]), "copies the synopsis"),
     ],
@@ -155,3 +157,17 @@ def test_an_author_with_letters_beyond_latin_1_is_one_known_name() -> None:
     )  # fmt: skip
     text = "A Grain of Wheat by Ngũgĩ wa Thiong'o follows villagers in Kenya before independence."
     assert filters.names_problem(text, book, "chosen") is None
+
+
+def test_accents_must_come_from_the_facts_or_ordinary_words() -> None:
+    book = Book(
+        id="paramo", title="Pedro Páramo", author="Juan Rulfo", year=1955,
+        synopsis="A son goes to Comala to find his father, Pedro Páramo, and finds a town of"
+        " voices; the Páramo family's land is dust.",
+    )  # fmt: skip
+    assert filters.foreign_accents("Páramo's sons, the Páramos, and Paramo.", book) == set()
+    assert filters.foreign_accents("The Páramo café.", book) == set()  # a catalog word
+    assert filters.foreign_accents("Pedro Páramo meets Elíté in Comalá.", book) == {
+        "Elíté",
+        "Comalá",
+    }
