@@ -10,11 +10,13 @@ import numpy as np
 from gravity_desktop.catalog.book import Book
 from gravity_desktop.gravity.filters import names_problem
 from gravity_desktop.gravity.name_guard import NameGuard
+from gravity_desktop.gravity.text import clean_text
 from gravity_desktop.llm.engine import Engine, GenerationSettings
 
 PIECES = [
     " The", " story", " of", " Nora", " Hel", "mer", " Zeph", "on", " Tor", "val", "d", "a",
     ".", ",", " \u201c", "Zeph", " Kil", "lers", "uonya", "Xyq", " II", " Ibsen", "oT",
+    " P\u00e1", "ramo", " Ch", "\u00e2", "racter",
 ]  # fmt: skip
 ID = {piece: token for token, piece in enumerate(PIECES)}
 
@@ -75,6 +77,16 @@ def test_a_capital_inside_a_token_is_kept_out_of_words() -> None:
     assert ruled_out(guard, " Tor", "val", "d", "oT") == ruled_out(guard, " The", " story")
 
 
+def test_an_accent_must_come_from_the_facts() -> None:
+    book = Book(id="p", title="Pedro Páramo", author="Juan Rulfo", year=1955,
+                synopsis="Juan goes to Comala to find his father, Pedro Páramo.")  # fmt: skip
+    guard = NameGuard(Vocabulary(), book)
+    assert "ramo" not in ruled_out(guard, " The", " P\u00e1")  # Páramo, as the facts have it
+    after_ch = ruled_out(guard, " The", " Ch")
+    assert "\u00e2" in after_ch  # "Châ..." begins no word of the facts or ordinary use
+    assert "racter" not in ruled_out(guard, " Ch", "a")  # Character, without accents
+
+
 def test_the_filter_accepts_what_the_guard_lets_through() -> None:
     assert (
         names_problem("A Doll's House by Henrik Ibsen: Nora Helmer and Torvald.", BOOK, "x") is None
@@ -95,6 +107,8 @@ def test_the_bundled_teacher_writes_no_foreign_name_where_it_otherwise_would(
             max_tokens=60, seed=seed, assistant_prefix="A Doll's House by Henrik Ibsen",
             guard=guard,
         )  # fmt: skip
-        text = engine.chat(messages, settings).text
+        reply = engine.chat(messages, settings)
+        # As synthesis stores it: a word cut off by max_tokens ("Ibs") is no name written.
+        text = clean_text(reply.text, reply.finish_reason)
         problem = names_problem(text, BOOK, "text") or ""
         assert "invents names" not in problem, text

@@ -5,19 +5,27 @@ the names filter then throws the text away: it was the most common reason a pair
 a text is written, this rules out every token that would begin or continue a capitalised word
 which can then no longer become a word the names filter accepts (a word of the book's facts, an
 ordinary word, a common capitalised one), and a word may only end where the filter accepts it.
+Letters keep their accents: a word with accents must be one of the facts or an ordinary accented
+word, as the filter requires ("Páramo" may be written, "Châraçtér" may not).
 The filter still checks every text afterwards; the guard only stops the teacher from spending its
 tokens on texts that would fail.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
 
 from gravity_desktop.catalog.book import Book, fold
-from gravity_desktop.gravity.filters import COMMON_CAPITALISED, ROMAN, lowercase_words
+from gravity_desktop.gravity.filters import (
+    COMMON_CAPITALISED,
+    ROMAN,
+    accented_lowercase_words,
+    lowercase_words,
+)
 from gravity_desktop.llm.engine import Engine
 
 STEM = 5  # the names filter accepts a word that shares its first 5 letters with a known one
@@ -30,15 +38,15 @@ def _prefixes(words: frozenset[str]) -> frozenset[str]:
 
 @cache
 def _ordinary() -> frozenset[str]:
-    return _prefixes(lowercase_words() | frozenset(COMMON_CAPITALISED))
+    return _prefixes(lowercase_words() | accented_lowercase_words() | frozenset(COMMON_CAPITALISED))
 
 
 class _Vocabulary:
     """What each token of a model can do to a word (computed once per model).
 
-    `letters[t]` is the token's text folded to plain letters when it is letters only ("eph",
-    "Zeph", " Zeph" all give "zeph"), else None; a letter outside the Latin alphabets folds to
-    nothing and counts as no letter a name of the book could have.
+    `letters[t]` is the token's text in lower case when it is letters only ("eph", "Zeph",
+    " Zeph" all give "zeph"; "Pá" gives "pá"), else None; a letter outside the Latin alphabets
+    counts as no letter a name of the book could have.
     """
 
     def __init__(self, pieces: list[str]) -> None:
@@ -53,7 +61,7 @@ class _Vocabulary:
             if plain and any(c.isupper() for c in bare[1:]):
                 glued.append(token)
                 plain = bare[0].isupper()  # "McD" begins a word; "oT" is followed no further
-            self.letters.append(folded if plain else None)
+            self.letters.append(bare.lower() if plain else None)
             self.begins.append(plain and bare[0].isupper())
         self.glued = _mask(len(pieces), glued)
         self.capitals = [(t, self.letters[t]) for t, begins in enumerate(self.begins) if begins]
@@ -88,7 +96,11 @@ class NameGuard:
         if key not in _VOCABULARIES:
             _VOCABULARIES[key] = _Vocabulary(engine.token_pieces())
         self._vocabulary = _VOCABULARIES[key]
-        self._known = frozenset(fold(f"{book.title} {book.author} {book.synopsis}").split())
+        facts = f"{book.title} {book.author} {book.synopsis}"
+        # As folded (a name may be written without its accents) and as written.
+        self._known = frozenset(fold(facts).split()) | {
+            w.lower() for w in re.findall(r"[^\W\d_]+", facts)
+        }
         self._own = _prefixes(self._known)
         self._stems = {word[:STEM] for word in self._known if len(word) >= STEM}
         capitals = self._vocabulary.capitals
@@ -117,6 +129,8 @@ class NameGuard:
 
     def _complete(self, word: str) -> bool:
         """Whether the names filter accepts `word` as it stands."""
+        if not word.isascii():
+            return word in self._known or word in accented_lowercase_words()
         return (
             len(word) <= 1
             or word in lowercase_words()
@@ -136,9 +150,10 @@ class NameGuard:
             for token, letters in candidates
             if (written := word + letters) in ordinary
             or written in own
-            or written[:STEM] in stems
-            or len(written) <= 1
-            or ROMAN.fullmatch(written)
+            or (
+                written.isascii()  # an accented word must be one of `own` or `ordinary`
+                and (written[:STEM] in stems or len(written) <= 1 or ROMAN.fullmatch(written))
+            )
         ]
 
     def _open_word(self, tokens: Sequence[int]) -> str | None:
