@@ -259,7 +259,8 @@ class BatchDecoder:
             reply.finish_reason = "stop"
             return
         piece = self._engine._llama.detokenize([token])
-        if ends_reply(
+        # The reply so far is decoded only where a word count can end it (once per token).
+        if reply.settings.end_after_words and ends_reply(
             reply.settings.assistant_prefix + reply.text.decode("utf-8", errors="ignore"),
             piece.decode("utf-8", errors="ignore"),
             reply.settings,
