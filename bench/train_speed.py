@@ -2,17 +2,21 @@
 
 Target (issue 6): within 60 s and under 3 GB peak RSS of the worker. The pairs are built from the
 catalog synopses (a focused description against a flat one) so the figure does not depend on the
-teacher. The same training runs once per precision asked for (default: bf16, float32, bf16
-again), in one process, so that the host's drifting speed shows as the gap between the two bf16
-runs; the first run also prepares the trainable base, which is timed separately.
+teacher; like `gravity pairs generate`, they come `--per-book` to a book (default 4), each under
+the book's serving prompt. The same training runs once per `--run` (TrainConfig settings; default:
+bf16, float32, bf16 again), in one process, so that the host's drifting speed shows as the gap
+between the two bf16 runs; the first run also prepares the trainable base, which is timed
+separately.
 Every run computes the reference log-probabilities afresh (the kept ones are deleted first); with
 --retrain one more run trains on the same pairs with them kept, as a reader's next training does.
-Run: .venv/bin/python bench/train_speed.py [--pairs 64] [--precisions bf16,fp32,bf16] [--retrain]
+Run: .venv/bin/python bench/train_speed.py [--pairs 64] [--per-book 4] [--retrain]
+         [--run precision=bf16 --run precision=bf16,gradient_checkpointing=false ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -29,11 +33,14 @@ from gravity_desktop.training.config import TrainConfig
 from gravity_desktop.training.job import run_training
 
 
-def make_pairs(count: int) -> None:
+def make_pairs(count: int, per_book: int) -> None:
+    """`count` pairs, `per_book` to a book, each of a book's pairs from other words of its
+    synopsis, as a book's scenarios differ."""
     with opened() as ctx, transaction(ctx.conn):
-        books = [b for b in all_books(ctx.conn) if len(b.synopsis.split()) > 60][:count]
-        for book in books:
-            words = book.synopsis.split()
+        books = [b for b in all_books(ctx.conn) if len(b.synopsis.split()) > 60 + 5 * per_book]
+        for n in range(count):
+            book, k = books[n // per_book], n % per_book
+            words = book.synopsis.split()[5 * k :]
             chosen = (
                 f"{book.short_title} by {book.author} draws the reader into "
                 f"{' '.join(words[:40])}. It is a book of ideas and imagination."
@@ -52,14 +59,32 @@ def forget_reference_log_probs() -> None:
             kept.unlink()
 
 
-def train_once(precision: str, pairs: int) -> dict[str, object]:
+def run_settings(text: str) -> dict[str, object]:
+    """TrainConfig settings from "name=value,name=value" (numbers, true/false or words)."""
+    settings: dict[str, object] = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if value in ("true", "false"):
+            settings[name] = value == "true"
+        else:
+            try:
+                settings[name] = json.loads(value)
+            except ValueError:
+                settings[name] = value
+    return settings
+
+
+def train_once(settings: dict[str, object]) -> dict[str, object]:
     figures: dict[str, object] = {}
     started = time.perf_counter()
 
     def on_event(event: dict) -> None:
         now = time.perf_counter() - started
         if event["event"] == "start":
-            figures["precision"] = event.get("precision")
+            figures["precision"] = ", ".join(
+                [str(event.get("precision"))] + [f"{k}={v}" for k, v in settings.items()
+                                                 if k != "precision"]
+            )  # fmt: skip
         elif event["event"] == "base_ready":
             figures["base_ready"] = now
         elif event["event"] == "done":
@@ -67,7 +92,7 @@ def train_once(precision: str, pairs: int) -> dict[str, object]:
             figures["train"] = float(event["seconds"])
             figures["peak_mb"] = event.get("peak_rss_mb")
 
-    config = TrainConfig(epochs=1, save_every=1000, precision=precision)
+    config = TrainConfig(**{"epochs": 1, "save_every": 1000, **settings})
     with opened() as ctx:
         result = run_training(ctx, config, on_event=on_event)
     figures["after"] = time.perf_counter() - started - float(figures.get("done", 0))
@@ -79,22 +104,28 @@ def train_once(precision: str, pairs: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=64)
-    parser.add_argument("--precisions", default="bf16,fp32,bf16")
+    parser.add_argument("--per-book", type=int, default=4)
+    parser.add_argument(
+        "--run", action="append", help="TrainConfig settings of one run, e.g. precision=bf16"
+    )
     parser.add_argument(
         "--retrain", action="store_true", help="train once more, on the kept reference log-probs"
     )
     args = parser.parse_args()
     # 64 pairs to train on, plus the held-out share on top
-    make_pairs(round(args.pairs / 0.8))
-    print(f"machine: {os.cpu_count()} cpus; bundled SmolLM2-135M; {args.pairs} pairs x 1 epoch")
+    make_pairs(round(args.pairs / 0.8), args.per_book)
+    print(f"machine: {os.cpu_count()} cpus; bundled SmolLM2-135M; {args.pairs} pairs x 1 epoch,"
+          f" {args.per_book} to a book")  # fmt: skip
+    settings = [run_settings(text) for text in args.run or ["precision=bf16", "precision=fp32",
+                                                            "precision=bf16"]]  # fmt: skip
     runs = []
-    for precision in args.precisions.split(","):
+    for one in settings:
         forget_reference_log_probs()
-        figures = train_once(precision, args.pairs)
+        figures = train_once(one)
         runs.append(figures)
         print(report(figures, args.pairs))
     if args.retrain:
-        figures = train_once(args.precisions.split(",")[-1], args.pairs)
+        figures = train_once(settings[-1])
         figures["precision"] = f"{figures['precision']}, retrained (reference log-probs kept)"
         runs.append(figures)
         print(report(figures, args.pairs))

@@ -5,6 +5,7 @@ They run on a tiny random Llama in this process (no worker, no bundled model), s
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -41,15 +42,20 @@ def log_probs_and_gradient(model: object, **inputs: object) -> tuple:
     return log_probs.detach(), model.model.layers[0].self_attn.q_proj.weight.grad.clone()
 
 
-def preference_batch(prompts: list[int], texts: list[tuple[int, int]], common: int = 0) -> dict:
+def preference_batch(
+    prompts: list[int], texts: list[tuple[int, int]], common: int = 0, same_as: dict | None = None
+) -> dict:
     """A batch laid out as TRL's DPO collator lays it out: chosen rows, then rejected rows.
 
     `common` tokens at the start of each pair's two texts are the same (as when both descriptions
-    begin with the title), so the rows share more than the prompt.
+    begin with the title), so the rows share more than the prompt. `same_as` maps a pair to an
+    earlier pair whose prompt it repeats (two scenarios of one book).
     """
     import torch
 
     prompt_ids = [torch.randint(0, 300, (length,)) for length in prompts]
+    for pair, earlier in (same_as or {}).items():
+        prompt_ids[pair] = prompt_ids[earlier]
     text_ids = []
     for chosen, rejected in texts:
         start = torch.randint(0, 300, (common,))
@@ -97,6 +103,23 @@ def test_shared_prompts_give_the_same_log_probs_and_gradients(torch, common: int
     packed = log_probs_and_gradient(model, **batch)
     # One packed row per pair: the longer pair holds 13 + 7 + 9 - common positions.
     assert shapes == [(2, 29 - common)]
+    torch.testing.assert_close(packed[0], every_row[0])
+    torch.testing.assert_close(packed[1], every_row[1])
+
+
+def test_pairs_of_one_prompt_share_one_packed_row(torch) -> None:
+    from gravity_desktop.training.shared_prompt import share_prompts
+
+    model = tiny_llama()
+    # Pairs 0 and 2 are two scenarios of one book; pair 1 is another book.
+    batch = preference_batch(prompts=[12, 9, 12], texts=[(6, 4), (7, 9), (3, 5)], same_as={2: 0})
+    every_row = log_probs_and_gradient(model, **batch)
+    shapes = recording_backbone(model)
+    share_prompts(model)
+    packed = log_probs_and_gradient(model, **batch)
+    # The book's prompt once and its four texts (12 + 6 + 4 + 3 + 5), beside the other pair's row
+    # (9 + 7 + 9), padded to the longer.
+    assert shapes == [(2, 30)]
     torch.testing.assert_close(packed[0], every_row[0])
     torch.testing.assert_close(packed[1], every_row[1])
 
@@ -188,16 +211,14 @@ def tiny_tokenizer() -> object:
     )
 
 
-def reference_log_probs(tmp_path, pairs: list[tuple[int, int, int]], cache=None) -> tuple:
-    """Build a DPO trainer on `pairs` (prompt, chosen, rejected lengths; seeded words) and return
-    its precomputed reference log-probabilities, and what `on_reference` heard (with a cache)."""
+def dpo_options(tmp_path, pairs: list[tuple[int, int, int]]) -> dict:
+    """A DPO trainer's arguments for `pairs` (prompt, chosen, rejected lengths; words seeded by
+    the length, so pairs of one prompt length share their prompt)."""
     import random
 
     from datasets import Dataset
     from peft import LoraConfig
-    from trl import DPOConfig, DPOTrainer
-
-    from gravity_desktop.training.reference_cache import CachedReferenceDPOTrainer
+    from trl import DPOConfig
 
     def text(seed: int, length: int) -> str:
         rng = random.Random(seed)
@@ -206,7 +227,7 @@ def reference_log_probs(tmp_path, pairs: list[tuple[int, int, int]], cache=None)
     rows = [
         {"prompt": text(p, p), "chosen": text(c, c), "rejected": text(r, r)} for p, c, r in pairs
     ]
-    options = {
+    return {
         "model": tiny_llama(),
         "args": DPOConfig(output_dir=str(tmp_path / "out"), precompute_ref_log_probs=True,
                           use_cpu=True, bf16=False, report_to=[], max_length=64,
@@ -215,6 +236,16 @@ def reference_log_probs(tmp_path, pairs: list[tuple[int, int, int]], cache=None)
         "processing_class": tiny_tokenizer(),
         "peft_config": LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
     }  # fmt: skip
+
+
+def reference_log_probs(tmp_path, pairs: list[tuple[int, int, int]], cache=None) -> tuple:
+    """The precomputed reference log-probabilities of a DPO trainer on `pairs`, and what
+    `on_reference` heard (with a cache)."""
+    from trl import DPOTrainer
+
+    from gravity_desktop.training.reference_cache import CachedReferenceDPOTrainer
+
+    options = dpo_options(tmp_path, pairs)
     heard: list[tuple[int, int]] = []
     if cache is None:
         trainer = DPOTrainer(**options)
@@ -241,3 +272,32 @@ def test_reference_log_probs_are_kept_for_the_next_run(tmp_path) -> None:
     third, heard = reference_log_probs(tmp_path, pairs, cache)
     assert heard == [(4, 0)] and third == first
     assert len(json.loads(cache.read_text(encoding="utf-8"))) == 4
+
+
+def test_the_worker_trainer_batches_the_pairs_of_one_prompt_together(tmp_path) -> None:
+    from gravity_desktop.training.worker_trainer import WorkerDPOTrainer
+
+    pairs = [(10, 6, 4), (13, 7, 9), (10, 5, 5), (12, 9, 3), (13, 4, 4), (10, 8, 8)]
+    trainer = WorkerDPOTrainer(
+        **dpo_options(tmp_path, pairs), reference_cache=None, on_reference=lambda *counts: None
+    )
+    prompts = trainer.train_dataset["prompt_ids"]
+    sampler = trainer._get_train_sampler()
+    orders = []
+    for epoch in range(4):
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        assert sorted(order) == list(range(len(pairs)))
+        # Each prompt's pairs come one after another: three runs for three prompts.
+        runs = [prompt for prompt, _ in itertools.groupby(tuple(prompts[i]) for i in order)]
+        assert len(runs) == 3
+        assert list(sampler) == order  # a resumed run replays the epoch's order
+        orders.append(tuple(order))
+    assert len(set(orders)) > 1  # and each epoch has its own
+    sampler.set_epoch(0)
+    batches = list(trainer.get_train_dataloader())
+    expected = [orders[0][i : i + 2] for i in range(0, len(pairs), 2)]
+    for batch, indices in zip(batches, expected, strict=True):
+        for row, index in enumerate(indices):  # the chosen rows come first, in batch order
+            prompt = prompts[index]
+            assert batch["input_ids"][row][: len(prompt)].tolist() == prompt

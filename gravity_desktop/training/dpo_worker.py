@@ -37,6 +37,7 @@ STOP = {"requested": False}
 SPEAKS = {"events": True}
 MODULE = "gravity_desktop.training.dpo_worker"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+REFERENCE_BATCH = 8  # pairs per batch when the reference log-probabilities are computed
 
 
 def emit(event: str, **fields: object) -> None:
@@ -178,17 +179,24 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     else:
         from trl import DPOConfig
 
-        from gravity_desktop.training.reference_cache import CachedReferenceDPOTrainer, cache_file
+        from gravity_desktop.training.reference_cache import cache_file
         from gravity_desktop.training.shared_prompt import share_prompts
+        from gravity_desktop.training.worker_trainer import WorkerDPOTrainer
 
         score_only_completions(device)
         share_prompts(model)
-        trainer = CachedReferenceDPOTrainer(
+        trainer = WorkerDPOTrainer(
             model=model,
             # The reference log-probabilities are computed once, before training, without
             # gradients (and kept for the next run): each step then runs one forward pass
-            # instead of two.
-            args=DPOConfig(beta=config.beta, precompute_ref_log_probs=True, **common),
+            # instead of two. Without gradients a batch is small, so REFERENCE_BATCH pairs go
+            # in each: all the scenarios of a book or two, under one run of each prompt.
+            args=DPOConfig(
+                beta=config.beta,
+                precompute_ref_log_probs=True,
+                precompute_ref_batch_size=REFERENCE_BATCH,
+                **common,
+            ),
             train_dataset=data,
             processing_class=tokenizer,
             peft_config=lora,

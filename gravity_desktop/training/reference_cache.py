@@ -56,6 +56,9 @@ class CachedReferenceDPOTrainer(DPOTrainer):
         keys = [self._pair_key(row) for row in dataset.select_columns(list(ID_COLUMNS))]
         missing = [i for i, key in enumerate(keys) if key not in known]
         self._on_reference(len(keys), len(keys) - len(missing))
+        # Pairs of one prompt side by side, so that a batch runs their prompt once (shared_prompt).
+        prompts = dataset["prompt_ids"]
+        missing.sort(key=lambda i: prompts[i])
         if missing:
             computed = super()._precompute_ref_logps(dataset.select(missing), name, batch_size)
             chosen, rejected = computed["ref_chosen_logps"], computed["ref_rejected_logps"]

@@ -1,25 +1,50 @@
-"""Run the prompt of a preference pair once for both its texts (imported in the worker only).
+"""Run each prompt of a DPO batch once for all its texts (imported in the worker only).
 
 TRL's DPO collator lays a batch of B pairs out as 2B rows, the B chosen sequences first and then
-the B rejected ones, each row the whole prompt followed by one text. Row i and row B + i begin with
-the same prompt (the book's facts, over two thirds of each row here), so the model computes those
-positions twice, and pads every row to the longest of all 2B. This module wraps the causal LM's
-backbone so that each pair runs as one packed row holding the common start once, followed by both
-texts, with an attention mask that keeps the two texts apart. The hidden states come back in the
-collator's layout, so TRL's loss, metrics and fused LM head are unchanged.
+the B rejected ones, each row the whole prompt followed by one text, every row padded to the
+longest. Row i and row B + i begin with the same prompt (the book's facts, over two thirds of each
+row here), and so do pairs of one book: synthesis writes several scenarios per book, and the
+worker's trainer batches them together (`worker_trainer.PromptGroupedSampler`). This module wraps
+the causal LM's backbone so that rows with a long common start run as one packed row: the common
+start once, then each row's own rest, with an attention mask that lets each rest see the common
+start and itself but no other rest, and position ids that restart where the rests part; so every
+position sees exactly what it sees in its own row (causal attention makes this exact). The
+hidden states come back in the collator's layout, so TRL's loss, metrics and fused LM head are
+unchanged.
 
 Batches that do not have that shape (generation, SFT, rows without a common start of at least
-`MIN_SHARED` tokens, left padding) run through the backbone as before. On the bundled model this
-runs a DPO step's forward and backward passes about 1.4x (bf16) to 1.7x (float32) faster
-(docs/training.md).
+`MIN_SHARED` tokens, left padding) run through the backbone as before. docs/training.md has the
+measured effect on the bundled model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-MIN_SHARED = 8  # below this, packing saves too little to be worth a mask of its own
+MIN_SHARED = 8  # below this, packing saves too little to be worth a layout of its own
 PASSTHROUGH_KEYS = frozenset({"input_ids", "attention_mask", "use_cache"})
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows of the collator's batch packed into one row: their common start, then each rest."""
+
+    rows: tuple[int, ...]  # row indices in the collator's batch
+    lengths: tuple[int, ...]  # each row's length without padding
+    shared: int  # length of the rows' common start
+
+    @property
+    def width(self) -> int:
+        return self.shared + sum(length - self.shared for length in self.lengths)
+
+    def rests(self) -> Iterator[tuple[int, int]]:
+        """(start in the packed row, length) of each row's rest, in the order of `rows`."""
+        start = self.shared
+        for length in self.lengths:
+            yield start, length - self.shared
+            start += length - self.shared
 
 
 def share_prompts(model: Any) -> None:
@@ -35,18 +60,19 @@ def share_prompts(model: Any) -> None:
     original = backbone.forward
 
     def forward(*args: Any, **kwargs: Any) -> Any:
-        pairs = None if args else _pairs(kwargs)
-        if pairs is None:
+        groups = None if args else _groups(kwargs)
+        if groups is None:
             return original(*args, **kwargs)
-        return _forward_pairs(original, kwargs["input_ids"], pairs)
+        return _forward_groups(original, kwargs["input_ids"], groups)
 
     backbone.forward = forward
 
 
-def _pairs(kwargs: dict[str, Any]) -> list[tuple[int, int, int]] | None:
-    """For each pair (row i, row B + i): the lengths of its two rows and of their common start.
+def _groups(kwargs: dict[str, Any]) -> list[Group] | None:
+    """The batch's rows gathered into groups with a long common start; see `_merge`.
 
-    None where the batch is not a right-padded batch of pairs with a common start worth sharing.
+    None where the batch is not a right-padded batch of pairs whose two rows have a common start
+    worth sharing.
     """
     import torch
 
@@ -59,69 +85,100 @@ def _pairs(kwargs: dict[str, Any]) -> list[tuple[int, int, int]] | None:
         return None
     mask = kwargs.get("attention_mask")
     if mask is None:
-        lengths = torch.full((rows,), width)
+        lengths = [width] * rows
     else:
-        lengths = mask.sum(dim=1)
+        counts = mask.sum(dim=1)
         if not torch.equal(
-            mask, (torch.arange(width, device=mask.device) < lengths[:, None]).to(mask.dtype)
+            mask, (torch.arange(width, device=mask.device) < counts[:, None]).to(mask.dtype)
         ):
             return None  # left padding or holes: positions would not line up
+        lengths = [int(n) for n in counts]
+    tokens = ids.tolist()
     half = rows // 2
-    pairs = []
+    groups = []
     for first in range(half):
         second = first + half
-        a, b = int(lengths[first]), int(lengths[second])
-        shortest = min(a, b)
-        differs = (ids[first, :shortest] != ids[second, :shortest]).nonzero()
-        shared = int(differs[0]) if len(differs) else shortest
+        shared = _common_start(tokens[first][: lengths[first]], tokens[second][: lengths[second]])
         if shared < MIN_SHARED:
             return None
-        pairs.append((a, b, shared))
-    return pairs
+        groups.append(Group((first, second), (lengths[first], lengths[second]), shared))
+    return _merge(groups, tokens)
 
 
-def _forward_pairs(backbone: Any, ids: Any, pairs: list[tuple[int, int, int]]) -> Any:
-    """Hidden states for every row, each pair packed into one row that holds its common start once.
+def _merge(groups: list[Group], tokens: list[list[int]]) -> list[Group]:
+    """Join groups while that packs fewer positions: pairs of one book share their prompt.
 
-    Pair (chosen row of length a, rejected row of length b, common start of length k) becomes the
-    row `chosen[:a] + rejected[k:b]`. The rejected text's positions carry their own position ids
-    (k, k + 1, ...) and attend to the common start and to themselves, never to the chosen text; so
-    each position sees exactly what it sees in its own row. One forward pass, as before, so
-    gradient checkpointing works unchanged.
+    Joining keeps only the start common to both groups, so two books' pairs (which share no more
+    than the system message) stay apart. Greedy, best join first; a batch holds a few pairs.
+    """
+    while len(groups) > 1:
+        best, saving = None, 0
+        for i, one in enumerate(groups):
+            for j in range(i + 1, len(groups)):
+                joined = _join(one, groups[j], tokens)
+                gain = one.width + groups[j].width - joined.width
+                if gain > saving:
+                    best, saving = (i, j, joined), gain
+        if best is None:
+            break
+        i, j, joined = best
+        groups = [g for k, g in enumerate(groups) if k not in (i, j)] + [joined]
+    return groups
+
+
+def _join(one: Group, other: Group, tokens: list[list[int]]) -> Group:
+    first, second = tokens[one.rows[0]], tokens[other.rows[0]]
+    across = _common_start(first[: one.lengths[0]], second[: other.lengths[0]])
+    shared = min(one.shared, other.shared, across)
+    return Group(one.rows + other.rows, one.lengths + other.lengths, shared)
+
+
+def _common_start(a: list[int], b: list[int]) -> int:
+    for n, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return n
+    return min(len(a), len(b))
+
+
+def _forward_groups(backbone: Any, ids: Any, groups: list[Group]) -> Any:
+    """Hidden states for every row, each group packed into one row; see the module's docstring.
+
+    One forward pass, as before, so gradient checkpointing works unchanged.
     """
     import torch
     from transformers.modeling_outputs import BaseModelOutputWithPast
 
-    half, width = len(pairs), ids.shape[1]
-    packed_width = max(a + b - k for a, b, k in pairs)
-    device = ids.device
-    packed = torch.zeros((half, packed_width), dtype=ids.dtype, device=device)
-    positions = torch.zeros((half, packed_width), dtype=torch.long, device=device)
-    allowed = torch.zeros((half, 1, packed_width, packed_width), dtype=torch.bool, device=device)
+    width, device = ids.shape[1], ids.device
+    packed_width = max(group.width for group in groups)
+    packed = torch.zeros((len(groups), packed_width), dtype=ids.dtype, device=device)
+    positions = torch.zeros_like(packed)
+    allowed = torch.zeros((len(groups), 1, packed_width, packed_width), dtype=torch.bool,
+                          device=device)  # fmt: skip
     steps = torch.arange(packed_width, device=device)
     causal = steps[None, :] <= steps[:, None]
-    for first, (a, b, k) in enumerate(pairs):
-        end = a + b - k
-        packed[first, :a] = ids[first, :a]
-        packed[first, a:end] = ids[first + half, k:b]
-        positions[first, :end] = torch.cat([steps[:a], steps[k:b]])
-        # The chosen text sees what precedes it; the rejected text sees the common start, then
-        # itself from its own first position on.
-        keys_in_row = torch.ones(packed_width, dtype=torch.bool, device=device)
-        keys_in_row[k:a] = False
-        allowed[first, 0, :a, :a] = causal[:a, :a]
-        allowed[first, 0, a:end, :end] = causal[a:end, :end] & keys_in_row[:end]
+    for g, group in enumerate(groups):
+        shared = group.shared
+        packed[g, :shared] = ids[group.rows[0], :shared]
+        positions[g, :shared] = steps[:shared]
+        allowed[g, 0, :shared, :shared] = causal[:shared, :shared]
+        for row, (start, length) in zip(group.rows, group.rests(), strict=True):
+            end = start + length
+            packed[g, start:end] = ids[row, shared : shared + length]
+            positions[g, start:end] = steps[shared : shared + length]
+            # A rest sees the common start, then itself from its own first position on.
+            allowed[g, 0, start:end, :shared] = True
+            allowed[g, 0, start:end, start:end] = causal[:length, :length]
         # Padding attends to itself only (a row with no key at all would give NaNs).
-        allowed[first, 0, end:, end:] = torch.eye(
-            packed_width - end, dtype=torch.bool, device=device
+        filled = group.width
+        allowed[g, 0, filled:, filled:] = torch.eye(
+            packed_width - filled, dtype=torch.bool, device=device
         )
     out = backbone(
         input_ids=packed, attention_mask=allowed, position_ids=positions, use_cache=False
     ).last_hidden_state
-    rows: list[Any] = [None] * (2 * half)
-    for first, (a, b, k) in enumerate(pairs):
-        chosen = out[first, :a]
-        rejected = torch.cat([out[first, :k], out[first, a : a + b - k]])
-        rows[first] = torch.nn.functional.pad(chosen, (0, 0, 0, width - a))
-        rows[first + half] = torch.nn.functional.pad(rejected, (0, 0, 0, width - b))
+    rows: list[Any] = [None] * len(ids)
+    for g, group in enumerate(groups):
+        for row, (start, length) in zip(group.rows, group.rests(), strict=True):
+            hidden = torch.cat([out[g, : group.shared], out[g, start : start + length]])
+            rows[row] = torch.nn.functional.pad(hidden, (0, 0, 0, width - len(hidden)))
     return BaseModelOutputWithPast(last_hidden_state=torch.stack(rows))
