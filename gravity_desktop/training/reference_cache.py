@@ -33,7 +33,8 @@ def cache_file(base: Path, number_format: str, device: str) -> Path:
 class CachedReferenceDPOTrainer(DPOTrainer):
     """TRL's DPOTrainer, with `precompute_ref_log_probs` served from `reference_cache` where it
     can; `on_reference(pairs, known)` hears how many pairs there are and how many were known.
-    Without a cache file (None) every pair is computed, as by TRL."""
+    Without a cache file (None) every pair is computed. Either way the pairs are computed in
+    prompt order."""
 
     def __init__(
         self,
@@ -48,11 +49,9 @@ class CachedReferenceDPOTrainer(DPOTrainer):
         super().__init__(*args, **kwargs)
 
     def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
-        # Without a file, or on several processes (whose ranks would race on it), as TRL does.
-        if self._reference_cache is None or self.accelerator.num_processes > 1:
-            self._on_reference(len(dataset), 0)
-            return super()._precompute_ref_logps(dataset, name, batch_size)
-        known = _load(self._reference_cache)
+        # Kept in a file only where there is one and a single process (ranks would race on it).
+        keep = self._reference_cache is not None and self.accelerator.num_processes == 1
+        known = _load(self._reference_cache) if keep else {}
         keys = [self._pair_key(row) for row in dataset.select_columns(list(ID_COLUMNS))]
         missing = [i for i, key in enumerate(keys) if key not in known]
         self._on_reference(len(keys), len(keys) - len(missing))
@@ -64,7 +63,8 @@ class CachedReferenceDPOTrainer(DPOTrainer):
             chosen, rejected = computed["ref_chosen_logps"], computed["ref_rejected_logps"]
             for i, c, r in zip(missing, chosen, rejected, strict=True):
                 known[keys[i]] = [float(c), float(r)]
-            _save(self._reference_cache, known)
+            if keep:
+                _save(self._reference_cache, known)
         return dataset.add_column("ref_chosen_logps", [known[key][0] for key in keys]).add_column(
             "ref_rejected_logps", [known[key][1] for key in keys]
         )
