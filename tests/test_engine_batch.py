@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gravity_desktop.llm.batch import CONTEXT_TOKENS
-from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings
+from gravity_desktop.llm.engine import CancelToken, Engine, GenerationSettings, rule_out
 from tests.gguf_fixtures import write_lora_adapter
 from tests.test_engine import only_zebra
 
@@ -73,6 +73,17 @@ def test_a_guard_rules_tokens_out_for_its_own_reply(engine: Engine) -> None:
     assert replies[0].text == " zebra" * 3
     assert replies[1].text != replies[0].text
     assert seen == [seen[0], seen[0] + 1, seen[0] + 2]  # called with the tokens so far
+
+
+def test_ruled_out_scores_fall_below_every_other_and_weigh_nothing() -> None:
+    scores = np.array([2.0, -80.0, 35.0, 0.0, 1.0], dtype=np.float32)
+    rule_out(scores, np.array([False, False, True, False, True]))
+    assert scores.dtype == np.float32
+    assert scores[[0, 1, 3]].tolist() == [2.0, -80.0, 0.0]
+    assert max(scores[2], scores[4]) < scores[1]
+    assert scores[2] > scores[4]  # still distinct, so top-k selection stays fast
+    weights = np.exp(scores.astype(np.float64) - scores.max())
+    assert weights[2] == weights[4] == 0.0
 
 
 def test_cancel_leaves_the_unfinished_replies_cancelled(engine: Engine) -> None:

@@ -43,6 +43,7 @@ from gravity_desktop.llm.engine import (
     GenerationSettings,
     Message,
     ends_reply,
+    rule_out,
 )
 
 CONTEXT_TOKENS = 8192  # KV cells for the holders and every slot
@@ -301,27 +302,26 @@ class BatchDecoder:
             for i, (_, _, seq_id, wanted) in enumerate(chunk):
                 if wanted:
                     pointer = lib.llama_get_logits_ith(self._ctx, i)
-                    logits[seq_id] = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).astype(
-                        np.float64
-                    )
+                    logits[seq_id] = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
         return logits
 
     @staticmethod
     def _sample(reply: _Reply, logits: np.ndarray) -> int:
+        """The next token, from `logits` (this reply's float32 copy, changed in place)."""
         settings = reply.settings
-        if settings.guard is not None:
-            logits[settings.guard(reply.prompt + reply.tokens)] = -np.inf
         if settings.repeat_penalty != 1.0 and reply.tokens:
             recent = np.unique(np.asarray(reply.tokens[-PENALTY_LAST_N:], dtype=np.intp))
             values = logits[recent]
             logits[recent] = np.where(
                 values > 0, values / settings.repeat_penalty, values * settings.repeat_penalty
             )
+        if settings.guard is not None:
+            rule_out(logits, settings.guard(reply.prompt + reply.tokens))
         if settings.temperature <= 0:
             return int(np.argmax(logits))
         top = np.argpartition(logits, -TOP_K)[-TOP_K:]
         top = top[np.argsort(-logits[top])]
-        values = logits[top]
+        values = logits[top].astype(np.float64)
         probs = _softmax(values)
         keep = int(np.searchsorted(np.cumsum(probs), settings.top_p)) + 1
         keep = max(1, min(keep, int(np.count_nonzero(probs >= MIN_P * probs[0]))))

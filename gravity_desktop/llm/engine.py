@@ -346,14 +346,29 @@ class Engine:
             self._llama._ctx.set_n_threads(threads, threads)
 
 
+RULED_OUT = 10_000.0  # far more than a language model's logits ever span
+
+
 def _ruling_out(guard: Callable[[Sequence[int]], np.ndarray]) -> Callable:
     """A llama-cpp-python logits processor that rules out the tokens `guard` marks."""
 
     def processor(input_ids: Sequence[int], scores):  # numpy arrays
-        scores[guard(input_ids)] = float("-inf")
+        rule_out(scores, guard(input_ids))
         return scores
 
     return processor
+
+
+def rule_out(scores: np.ndarray, ruled: np.ndarray) -> None:
+    """Lower the float32 `scores` that the boolean `ruled` marks by `RULED_OUT`, so that no
+    sampler picks them: they fall below every other score, and their weight after softmax is
+    exactly 0 (exp(-10000) underflows). This beats assigning -inf through the mask twice over:
+    adding a multiple of the mask's bytes costs about a tenth of that assignment, and the lowered
+    scores stay distinct, where thousands of equal ones (inside a capitalised word the guard
+    rules out nearly everything) slow top-k selection with argpartition down many-fold."""
+    import numpy as np
+
+    scores += ruled.view(np.uint8) * np.float32(-RULED_OUT)
 
 
 def free_cores(cores: int, loadavg: str = "/proc/loadavg") -> int:
