@@ -172,8 +172,26 @@ def test_free_cores_leave_out_the_cores_other_threads_run_on(
 ) -> None:
     loadavg = tmp_path / "loadavg"
     loadavg.write_text(f"3.10 2.50 1.90 {runnable} 12345\n")
-    assert free_cores(4, str(loadavg)) == free
-    assert free_cores(4, str(tmp_path / "missing")) == 4
+    tasks = own_threads(tmp_path, "R", "S")
+    assert free_cores(4, str(loadavg), str(tasks)) == free
+    assert free_cores(4, str(tmp_path / "missing"), str(tasks)) == 4
+
+
+def test_free_cores_do_not_count_this_process_s_own_running_threads(tmp_path: Path) -> None:
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("3.10 2.50 1.90 3/90 12345\n")
+    # This thread, and a worker still spinning after the last step: one other thread runs.
+    assert free_cores(4, str(loadavg), str(own_threads(tmp_path, "R", "R", "S"))) == 3
+    assert free_cores(4, str(loadavg), str(tmp_path / "no tasks")) == 2  # this thread only
+
+
+def own_threads(tmp_path: Path, *states: str) -> Path:
+    """A stand-in for /proc/self/task with threads in the given states."""
+    tasks = tmp_path / "task"
+    for tid, state in enumerate(states, start=100):
+        (tasks / str(tid)).mkdir(parents=True)
+        (tasks / str(tid) / "stat").write_text(f"{tid} (python (main)) {state} 1 2 3 0\n")
+    return tasks
 
 
 def test_automatic_threads_follow_the_free_cores_per_request(

@@ -371,10 +371,12 @@ def rule_out(scores: np.ndarray, ruled: np.ndarray) -> None:
     scores += ruled.view(np.uint8) * np.float32(-RULED_OUT)
 
 
-def free_cores(cores: int, loadavg: str = "/proc/loadavg") -> int:
-    """How many of `cores` no other thread is running on at this moment (at least 1).
+def free_cores(cores: int, loadavg: str = "/proc/loadavg", tasks: str = "/proc/self/task") -> int:
+    """How many of `cores` no other process's thread is running on at this moment (at least 1).
 
-    Reads the count of runnable threads from /proc/loadavg (Linux), this one included; where
+    Reads the count of runnable threads from /proc/loadavg (Linux), less this process's own
+    runnable threads (this one, and a llama.cpp worker of the last step that may still be
+    spinning: counted as another process's, it made a whole synthesis run on one core); where
     that is not available, all cores count as free.
     """
     try:
@@ -382,7 +384,22 @@ def free_cores(cores: int, loadavg: str = "/proc/loadavg") -> int:
             running = int(numbers.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return cores
-    return max(1, min(cores, cores - (running - 1)))
+    return max(1, min(cores, cores - (running - _own_runnable(tasks))))
+
+
+def _own_runnable(tasks: str) -> int:
+    """This process's runnable threads (state R in /proc/self/task/*/stat), at least 1."""
+    count = 0
+    try:
+        for task in os.scandir(tasks):
+            try:
+                with open(os.path.join(task.path, "stat")) as stat:
+                    count += stat.read().rsplit(")", 1)[1].split()[0] == "R"
+            except (OSError, IndexError):
+                continue  # a thread that ended meanwhile
+    except OSError:
+        pass
+    return max(1, count)
 
 
 class Stream:
