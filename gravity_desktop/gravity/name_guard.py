@@ -144,7 +144,6 @@ class NameGuard:
         self._known = frozenset(fold(facts).split()) | {
             w.lower() for w in re.findall(r"[^\W\d_]+", facts)
         }
-        self._own = _prefixes(self._known)
         self._stems = {word[:STEM] for word in self._known if len(word) >= STEM}
         capitals = self._vocabulary.capitals
         self._starts = _mask(len(self._vocabulary.pieces), [t for t, _ in capitals.candidates])
