@@ -376,8 +376,8 @@ def free_cores(cores: int, loadavg: str = "/proc/loadavg", tasks: str = "/proc/s
 
     Reads the count of runnable threads from /proc/loadavg (Linux), less this process's own
     runnable threads (this one, and a llama.cpp worker of the last step that may still be
-    spinning: counted as another process's, it made a whole synthesis run on one core); where
-    that is not available, all cores count as free.
+    spinning, which would otherwise take a core away from the request, a whole synthesis run's
+    worth); where that is not available, all cores count as free.
     """
     try:
         with open(loadavg) as numbers:
