@@ -384,6 +384,8 @@ def free_cores(cores: int, loadavg: str = "/proc/loadavg", tasks: str = "/proc/s
             running = int(numbers.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return cores
+    if running <= 1:  # this thread alone: no need to read this process's threads
+        return cores
     return max(1, min(cores, cores - (running - _own_runnable(tasks))))
 
 
