@@ -4,9 +4,9 @@ Target (issue 6): within 60 s and under 3 GB peak RSS of the worker. The pairs a
 catalog synopses (a focused description against a flat one) so the figure does not depend on the
 teacher; like `gravity pairs generate`, they come `--per-book` to a book (default 4), each under
 the book's serving prompt. The same training runs once per `--run` (TrainConfig settings; default:
-bf16, float32, bf16 again), in one process, so that the host's drifting speed shows as the gap
-between the two bf16 runs; the first run also prepares the trainable base, which is timed
-separately.
+the defaults, then the LoRA on every layer at the rate that suits it, then the defaults again), in
+one process, so that the host's drifting speed shows as the gap between the two runs of the
+defaults; the first run also prepares the trainable base, which is timed separately.
 Every run computes the reference log-probabilities afresh (the kept ones are deleted first); with
 --retrain one more run trains on the same pairs with them kept, as a reader's next training does.
 Run: .venv/bin/python bench/train_speed.py [--pairs 64] [--per-book 4] [--retrain]
@@ -116,8 +116,8 @@ def main() -> None:
     make_pairs(round(args.pairs / 0.8), args.per_book)
     print(f"machine: {os.cpu_count()} cpus; bundled SmolLM2-135M; {args.pairs} pairs x 1 epoch,"
           f" {args.per_book} to a book")  # fmt: skip
-    settings = [run_settings(text) for text in args.run or ["precision=bf16", "precision=fp32",
-                                                            "precision=bf16"]]  # fmt: skip
+    every_layer = "lora_layers=null,learning_rate=0.0002"
+    settings = [run_settings(text) for text in args.run or ["", every_layer, ""]]
     runs = []
     for one in settings:
         forget_reference_log_probs()

@@ -14,6 +14,7 @@ import click
 from gravity_desktop import __version__
 from gravity_desktop.app_context import opened
 from gravity_desktop.errors import UserError
+from gravity_desktop.training.config import TrainConfig
 
 # The worker's start event names its number formats (dpo_worker.number_formats).
 NUMBER_FORMATS = {
@@ -601,18 +602,36 @@ def describe(book: str, method: str, seed: int | None, stream: bool, no_adapter:
     )
 
 
+def _layer_count(value: str) -> int | None:
+    """--layers: a whole number of decoder layers from the top, or "all" (None)."""
+    if value == "all":
+        return None
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise click.BadParameter(f"{value!r} is not a number of layers (1 or more) or 'all'")
+
+
 @cli.command()
 @click.option(
     "--method", type=click.Choice(["gravity", "naive", "sft"]), default="gravity", show_default=True
 )
-@click.option("--epochs", type=click.IntRange(1, 50), default=2, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 50), default=TrainConfig.epochs, show_default=True)
 @click.option("--max-pairs", type=click.IntRange(6, 100_000))
-@click.option("--learning-rate", type=float, default=2e-4, show_default=True)
-@click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True)
-@click.option("--beta", type=float, default=0.1, show_default=True)
+@click.option("--learning-rate", type=float, default=TrainConfig.learning_rate, show_default=True)
+@click.option("--rank", type=click.IntRange(1, 256), default=TrainConfig.rank, show_default=True)
+@click.option("--beta", type=float, default=TrainConfig.beta, show_default=True)
+@click.option(
+    "--layers",
+    "lora_layers",
+    metavar="N|all",
+    default=str(TrainConfig.lora_layers or "all"),
+    show_default=True,
+    callback=lambda ctx, param, value: _layer_count(value),
+    help="LoRA on the top N decoder layers, or 'all': fewer layers train faster on a CPU.",
+)
 @click.option(
     "--gradient-checkpointing/--no-gradient-checkpointing",
-    default=True,
+    default=TrainConfig.gradient_checkpointing,
     show_default=True,
     help="Recompute activations in the backward pass: less memory, about 1.2x the time.",
 )
@@ -625,12 +644,12 @@ def train(
     learning_rate: float,
     rank: int,
     beta: float,
+    lora_layers: int | None,
     gradient_checkpointing: bool,
     json_progress: bool,
     helper_url: str | None,
 ) -> None:
     """Fine-tune a LoRA on your pairs (DPO, or SFT) in a worker process and activate it."""
-    from gravity_desktop.training.config import TrainConfig
     from gravity_desktop.training.job import reference_note, run_training
 
     config = TrainConfig(
@@ -641,6 +660,7 @@ def train(
         rank=rank,
         alpha=2.0 * rank,
         beta=beta,
+        lora_layers=lora_layers,
         gradient_checkpointing=gradient_checkpointing,
     )
 

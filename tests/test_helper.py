@@ -30,7 +30,7 @@ from gravity_desktop.app_context import opened
 from gravity_desktop.cli import cli
 from gravity_desktop.config import Settings, paths
 from gravity_desktop.errors import UserError
-from gravity_desktop.helper.uploads import Rejected
+from gravity_desktop.helper.uploads import Rejected, parse_config
 from gravity_desktop.helper.weights import WeightsCache, parse_weights
 from gravity_desktop.llm.engine import CancelToken
 from gravity_desktop.llm.gguf_file import inspect
@@ -209,6 +209,8 @@ def test_an_oversize_upload_is_413_declared_or_streamed(small_helper: RunningHel
          "config.precision must be one of auto, fp32, bf16"),
         (json.dumps(PAIR).encode(), '{"gradient_checkpointing": "yes"}',
          "config.gradient_checkpointing must be true or false"),
+        (json.dumps(PAIR).encode(), '{"lora_layers": 0}',
+         "config.lora_layers must be null or a number >= 1"),
         (json.dumps(PAIR).encode(), "[1, 2", "config is not JSON"),
     ],
 )  # fmt: skip
@@ -219,6 +221,12 @@ def test_malformed_pairs_or_settings_are_refused_by_name(
     assert answer.status_code == 400
     assert named in answer.json()["detail"]
     assert small_helper.jobs == []
+
+
+def test_every_training_setting_reaches_the_helper_as_sent() -> None:
+    sent = TrainConfig(lora_layers=None, max_pairs=40, gradient_checkpointing=False, rank=4)
+    assert parse_config(json.dumps(sent.as_json())) == sent
+    assert parse_config('{"lora_layers": 6}').lora_layers == 6
 
 
 def test_only_a_gguf_base_is_accepted_and_its_sha256_must_match(

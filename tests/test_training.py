@@ -166,6 +166,12 @@ def test_too_few_pairs_is_a_clear_message() -> None:
         run_training(ctx, FAST)
 
 
+def test_train_names_a_bad_layer_count() -> None:
+    result = CliRunner().invoke(cli, ["train", "--layers", "none"])
+    assert result.exit_code == 2
+    assert "'none' is not a number of layers (1 or more) or 'all'" in result.output
+
+
 def test_adapters_activate_and_rollback(reader_with_pairs) -> None:
     with opened() as ctx:
         first = run_training(ctx, FAST)

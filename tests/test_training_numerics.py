@@ -28,7 +28,7 @@ def tiny_llama(**overrides: object) -> object:
     torch.manual_seed(0)
     sizes = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
     heads = {"num_attention_heads": 4, "num_key_value_heads": 2}
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=300, **sizes, **heads, **overrides))
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=300, **{**sizes, **heads, **overrides}))
     fused_head.add_fused_lm_head(model)
     return model
 
@@ -151,33 +151,120 @@ def test_shared_prompts_need_scaled_dot_product_attention() -> None:
     assert shapes == [(4, 22)]
 
 
+def test_lora_on_the_upper_layers_trains_them_alone_and_runs_the_lower_without_autograd(
+    torch,
+) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    from gravity_desktop.training.upper_layers import adapted_layers, run_without_gradients_below
+
+    def lora_gradients(frozen_below: bool) -> tuple:
+        model = tiny_llama(num_hidden_layers=3)
+        layers = adapted_layers(model, 1)
+        if frozen_below:  # as the worker trains: under (non-reentrant) gradient checkpointing
+            run_without_gradients_below(model, layers[0])
+            model.gradient_checkpointing_enable()
+        graphs: list[bool] = []
+        for layer in model.model.layers:
+            layer.register_forward_hook(lambda m, i, out: graphs.append(out[0].requires_grad))
+        config = LoraConfig(r=2, target_modules=["q_proj", "down_proj"], layers_to_transform=layers)
+        peft_model = get_peft_model(model, config)
+        peft_model.enable_input_require_grads()  # as TRL does for checkpointing
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:  # zero at initialisation, which would hide the A gradients
+                torch.nn.init.normal_(param, std=0.1)
+        batch = preference_batch(prompts=[10, 13], texts=[(6, 4), (7, 9)])
+        log_probs = peft_model(**batch, fused_lm_head=True).log_probs
+        log_probs.sum().backward()
+        trained = {n: p.grad for n, p in peft_model.named_parameters() if p.requires_grad}
+        return log_probs.detach(), trained, graphs
+
+    assert adapted_layers(tiny_llama(num_hidden_layers=3), 1) == [2]
+    assert adapted_layers(tiny_llama(num_hidden_layers=3), 3) is None
+    assert adapted_layers(tiny_llama(num_hidden_layers=3), None) is None
+    log_probs, gradients, graphs = lora_gradients(frozen_below=False)
+    frozen_log_probs, frozen_gradients, frozen_graphs = lora_gradients(frozen_below=True)
+    assert {name.split(".layers.")[1].split(".")[0] for name in gradients} == {"2"}
+    assert graphs == [True, True, True]  # the backward pass would run through every layer
+    assert frozen_graphs == [False, False, True]
+    torch.testing.assert_close(frozen_log_probs, log_probs)
+    assert gradients.keys() == frozen_gradients.keys()
+    for name, gradient in gradients.items():
+        assert gradient.abs().sum() > 0
+        torch.testing.assert_close(frozen_gradients[name], gradient)
+
+
 def test_fused_head_on_the_cpu_scores_only_the_completion_tokens(torch, monkeypatch) -> None:
     import trl.trainer.utils as fused_head
 
-    from gravity_desktop.training.dpo_worker import score_only_completions
+    from gravity_desktop.training.cpu_lm_head import PlainLogProbs, use_on_cpu
 
     model = tiny_llama()
     ids = torch.randint(0, 300, (2, 12))
     labels = ids.masked_fill(torch.arange(12) < 7, -100)  # a 7-token prompt
     labels[1, 10:] = -100  # and padding after the second completion
-    rows: list[int] = []
-    kernel = fused_head._ChunkedLogProbFunction
+    rows: list[tuple[str, int]] = []
 
-    class Counting:
-        @staticmethod
-        def apply(hidden, *rest):
-            rows.append(hidden.shape[0])
-            return kernel.apply(hidden, *rest)
+    def counting(function):
+        class Counting:
+            @staticmethod
+            def apply(hidden, *rest):
+                rows.append((function.__name__, hidden.shape[0]))
+                return function.apply(hidden, *rest)
 
-    monkeypatch.setattr(fused_head, "_ChunkedLogProbFunction", Counting)
-    monkeypatch.setattr(fused_head, "_use_triton", fused_head._use_triton)  # undone after the test
+        return Counting
 
+    for name in ("_use_triton", "_ChunkedLogProbFunction"):  # undone after the test
+        monkeypatch.setattr(fused_head, name, getattr(fused_head, name))
+    monkeypatch.setattr(fused_head, "_ChunkedLogProbFunction",
+                        counting(fused_head._ChunkedLogProbFunction))  # fmt: skip
     every_position = log_probs_and_gradient(model, input_ids=ids, labels=labels)
-    score_only_completions("cpu")
+    use_on_cpu("cpu")
+    assert fused_head._ChunkedLogProbFunction is PlainLogProbs
+    fused_head._ChunkedLogProbFunction = counting(PlainLogProbs)
     completions_only = log_probs_and_gradient(model, input_ids=ids, labels=labels)
-    assert rows == [2 * 11, 5 + 3]  # positions with a next-token label: 5 and 3
+    # positions with a next-token label: 5 and 3
+    assert rows == [("ChunkedLogProbFunction", 2 * 11), ("PlainLogProbs", 5 + 3)]
     torch.testing.assert_close(completions_only[0], every_position[0])
     torch.testing.assert_close(completions_only[1], every_position[1])
+
+
+@pytest.mark.parametrize(
+    ("softcap", "temperature", "scale", "with_bias"),
+    [(None, 1.0, 1.0, False), (3.0, 0.7, 1.3, True)],
+)
+def test_plain_log_probs_match_trl_chunked_function(
+    torch, monkeypatch, softcap: float | None, temperature: float, scale: float, with_bias: bool
+) -> None:
+    """Every output and every gradient, in float32 and under bf16 autocast, with several of TRL's
+    vocabulary tiles (so that its folding of tiles is compared) and several of our token blocks."""
+    from trl.kernels.chunked_logprob import ChunkedLogProbFunction
+
+    from gravity_desktop.training import cpu_lm_head
+    from gravity_desktop.training.cpu_lm_head import PlainLogProbs
+
+    monkeypatch.setattr(cpu_lm_head, "ROWS", 4)
+
+    def run(function, autocast: bool) -> list:
+        torch.manual_seed(3)
+        hidden = torch.randn(9, 16, requires_grad=True)
+        weight = torch.randn(50, 16, requires_grad=True)
+        bias = torch.randn(50, requires_grad=True) if with_bias else None
+        targets = torch.randint(0, 50, (9,))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logprobs, entropy, sum_sq, mean, top1 = function.apply(
+                hidden, weight, bias, targets, temperature, 16, softcap, scale,
+                ("entropy", "log_sum_sq_probs", "mean_logits", "is_top1"),
+            )  # fmt: skip
+        (logprobs * torch.linspace(0.5, 1.5, 9) + entropy * 0.3).sum().backward()
+        grads = [hidden.grad, weight.grad] + ([bias.grad] if with_bias else [])
+        return [logprobs, entropy, sum_sq, mean, top1, *grads]
+
+    for autocast, tolerance in ((False, 1e-5), (True, 3e-2)):
+        ours, trls = run(PlainLogProbs, autocast), run(ChunkedLogProbFunction, autocast)
+        assert torch.equal(ours[4], trls[4])  # is_top1
+        for mine, theirs in zip(ours, trls, strict=True):
+            torch.testing.assert_close(mine.float(), theirs.float(), rtol=tolerance, atol=tolerance)
 
 
 def test_precision_picks_weights_and_arithmetic_for_the_device(torch, monkeypatch) -> None:

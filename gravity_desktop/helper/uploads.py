@@ -49,6 +49,8 @@ NUMBERS: dict[str, tuple[type, float, float]] = {
     "save_every": (int, 1, 1_000_000),
     "seed": (int, 0, 2**32 - 1),
 }
+# Whole numbers that may be null (every pair, every layer), with their lowest value.
+NULLABLE_COUNTS = {"max_pairs": MIN_PAIRS, "lora_layers": 1}
 
 
 def parse_sha256(raw: object, name: str = "base_sha256") -> str:
@@ -107,11 +109,12 @@ def parse_config(raw: object) -> TrainConfig:
                 known = ", ".join(sorted(KNOWN_MODULES))
                 raise Rejected(400, f"config.target_modules must list some of {known}")
             values[name] = tuple(value)
-        elif name == "max_pairs":
+        elif name in NULLABLE_COUNTS:
+            lowest = NULLABLE_COUNTS[name]
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < MIN_PAIRS
+                isinstance(value, bool) or not isinstance(value, int) or value < lowest
             ):
-                raise Rejected(400, f"config.max_pairs must be null or a number >= {MIN_PAIRS}")
+                raise Rejected(400, f"config.{name} must be null or a number >= {lowest}")
             values[name] = value
     return TrainConfig(**values)
 

@@ -76,6 +76,7 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
 
     from gravity_desktop.training.base_model import prepare_trainable_base
     from gravity_desktop.training.config import TrainConfig
+    from gravity_desktop.training.upper_layers import adapted_layers, run_without_gradients_below
 
     config = TrainConfig.from_json(job["config"])
     wanted_device = str(job.get("device", "cpu"))
@@ -108,8 +109,12 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     data = load_dataset("json", data_files=str(job_dir / "train.jsonl"), split="train")
     if "metadata" in data.column_names:
         data = data.remove_columns("metadata")
+    layers = adapted_layers(model, config.lora_layers)
+    if layers is not None:
+        run_without_gradients_below(model, layers[0])
     lora = LoraConfig(
         r=config.rank,
+        layers_to_transform=layers,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
         target_modules=list(config.target_modules),
@@ -179,11 +184,12 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     else:
         from trl import DPOConfig
 
+        from gravity_desktop.training.cpu_lm_head import use_on_cpu
         from gravity_desktop.training.reference_cache import cache_file
         from gravity_desktop.training.shared_prompt import share_prompts
         from gravity_desktop.training.worker_trainer import WorkerDPOTrainer
 
-        score_only_completions(device)
+        use_on_cpu(device)
         share_prompts(model)
         trainer = WorkerDPOTrainer(
             model=model,
@@ -235,25 +241,6 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     emit("done", peft=str(out), steps=trainer.state.global_step,
          seconds=round(time.perf_counter() - started, 1), **_peak_memory())  # fmt: skip
     return 0
-
-
-def score_only_completions(device: str) -> None:
-    """Have TRL's fused LM head score only the completion tokens on the CPU, as it does on GPUs.
-
-    TRL 1.16's fused head (`trl.trainer.utils.add_fused_lm_head`) projects only the positions that
-    have a label through the 49k-token LM head where Triton runs (CUDA, XPU). Elsewhere it projects
-    every position, so that compiling backends such as AWS Neuron meet one tile shape. The CPU
-    compiles nothing, and here the prompt (the book's facts) is over two thirds of each sequence:
-    projecting it took over a third of a DPO step, for log-probabilities that DPO then discards.
-    `_use_triton` decides, in that module, only which rows are scored; the kernel's own module
-    keeps its reference and runs its torch fallback on the compacted rows.
-    """
-    if device != "cpu":
-        return
-    import trl.trainer.utils as fused_head
-    from trl.kernels.chunked_logprob import _use_triton
-
-    fused_head._use_triton = lambda where: where.type == "cpu" or _use_triton(where)
 
 
 def _peak_memory() -> dict[str, int]:
