@@ -12,8 +12,8 @@ more than they save here:
   is over two thirds of each sequence here: projecting it took over a third of a DPO step, for
   log-probabilities that DPO then discards.
 - Its torch fallback for the tile folds makes about fifteen passes over each tile in float32, and
-  accumulates the gradient products in float32 one tile at a time; the backward pass of the head
-  took about as long as the backward of ten decoder layers.
+  accumulates the gradient products in float32 one tile at a time: on a step's 300 completion
+  tokens its forward and backward took 1.4 s, against 0.48 s for `PlainLogProbs`.
 
 With only the completion tokens scored, a step's logits are a few hundred rows (60 MB in float32
 for 300 tokens), so `PlainLogProbs` computes them in one product (bf16 on AMX under autocast), one
