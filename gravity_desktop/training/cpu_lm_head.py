@@ -93,8 +93,9 @@ class PlainLogProbs(torch.autograd.Function):
         hidden, weight, bias, targets, log_p, entropy = ctx.saved_tensors
         needs_hidden, needs_weight, needs_bias = ctx.needs_input_grad[:3]
         grad_hidden = torch.empty_like(hidden) if needs_hidden else None
-        grad_weight = torch.zeros(weight.shape, dtype=torch.float32) if needs_weight else None
-        grad_bias = torch.zeros(weight.shape[0], dtype=torch.float32) if needs_bias else None
+        zeros = {"dtype": torch.float32, "device": weight.device}
+        grad_weight = torch.zeros(weight.shape, **zeros) if needs_weight else None
+        grad_bias = torch.zeros(weight.shape[0], **zeros) if needs_bias else None
         for rows in _blocks(len(hidden)):
             p = log_p[rows].exp()
             grad = torch.zeros_like(p)
@@ -126,8 +127,9 @@ def _blocks(count: int) -> list[slice]:
     return [slice(start, min(start + ROWS, count)) for start in range(0, count, ROWS)]
 
 
-def _scaled(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-            ctx: Any) -> torch.Tensor:  # fmt: skip
+def _scaled(
+    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, ctx: Any
+) -> torch.Tensor:
     """The tokens' logits in float32 times TRL's logit scale (the product in ctx.compute)."""
     raw = hidden.to(ctx.compute) @ weight.to(ctx.compute).t()
     if bias is not None:
@@ -135,8 +137,9 @@ def _scaled(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     return raw.float().mul_(ctx.logit_scale)
 
 
-def _logits(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-            ctx: Any) -> torch.Tensor:  # fmt: skip
+def _logits(
+    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, ctx: Any
+) -> torch.Tensor:
     """The logits as TRL's kernel folds them: scaled, soft-capped, over the temperature."""
     scaled = _scaled(hidden, weight, bias, ctx)
     if ctx.softcap is None:
@@ -144,8 +147,9 @@ def _logits(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     return scaled.div_(ctx.softcap).tanh_().mul_(ctx.softcap / ctx.temperature)
 
 
-def _capped(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-            ctx: Any) -> torch.Tensor:  # fmt: skip
+def _capped(
+    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, ctx: Any
+) -> torch.Tensor:
     """tanh(scaled logits / soft cap), whose derivative the backward pass through the cap needs."""
     return _scaled(hidden, weight, bias, ctx).div_(ctx.softcap).tanh_()
 
