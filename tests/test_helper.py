@@ -604,11 +604,14 @@ def adapter_tensors(path: Path) -> dict[str, object]:
 
 
 def assert_is_a_llama_cpp_adapter_of(path: Path, base_gguf: Path) -> None:
-    """The format of local training: a LoRA adapter GGUF named after the base's tensors."""
+    """The format of local training: a LoRA adapter GGUF named after the base's tensors, on the
+    top TrainConfig.lora_layers of the bundled model's 30 layers."""
     assert inspect(path, expect="adapter").architecture == "llama"
     base_tensors = {t.name for t in GGUFReader(base_gguf).tensors}
     names = set(adapter_tensors(path))
-    assert "blk.0.attn_q.weight.lora_a" in names and "blk.29.ffn_down.weight.lora_b" in names
+    first = 30 - TrainConfig.lora_layers
+    assert f"blk.{first}.attn_q.weight.lora_a" in names and "blk.29.ffn_down.weight.lora_b" in names
+    assert not any(name.startswith(f"blk.{first - 1}.") for name in names)
     assert {name.rsplit(".", 1)[0] for name in names} <= base_tensors
 
 
