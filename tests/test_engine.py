@@ -164,6 +164,27 @@ def test_scoring_reuses_the_cached_prompt_prefix_without_changing_the_scores(
         assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 1e-3
 
 
+def test_scoring_a_cached_prompt_again_gives_the_same_scores(bundled_model_path: Path) -> None:
+    """Pairs of one book share their whole prompt: none of it is evaluated again, and the scores
+    are a fresh engine's (the held-out scores kept between training runs rely on it)."""
+    prompt = [{"role": "user", "content": "Book: Dune by Frank Herbert. Describe it briefly."}]
+    answers = ["A desert planet and its spice.", "A young heir in the desert."]
+    from_scratch = []
+    for answer in answers:
+        fresh = Engine(bundled_model_path, n_ctx=512, scoring=True)
+        from_scratch += fresh.completion_logprobs(prompt, [answer])
+        fresh.close()
+    engine = Engine(bundled_model_path, n_ctx=512, scoring=True)
+    first = engine.completion_logprobs(prompt, answers[:1])
+    evaluated = []
+    real_eval = engine._llama.eval
+    engine._llama.eval = lambda tokens: (evaluated.append(len(tokens)), real_eval(tokens))[1]
+    second = engine.completion_logprobs(prompt, answers[1:])
+    engine.close()
+    assert evaluated == [len(from_scratch[1])]  # the completion's tokens only
+    assert first + second == from_scratch
+
+
 @pytest.mark.parametrize(
     ("runnable", "free"), [("1/90", 4), ("2/90", 3), ("4/90", 1), ("9/90", 1), ("garbled", 4)]
 )

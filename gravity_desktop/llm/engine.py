@@ -218,8 +218,10 @@ class Engine:
         Needs an engine built with `scoring=True`. The prompt is evaluated once; before each
         completion the KV cache is cut back to the prompt. The part of the prompt that is still
         in the KV cache from the previous call (pairs of one book share their whole prompt, judge
-        questions their instructions) is not evaluated again. Used to measure DPO rewards
-        through llama.cpp, to judge, and to compare llama.cpp with transformers token by token.
+        questions their instructions) is not evaluated again, and the scores do not depend on
+        it: the rest of the prompt is evaluated in one batch, as it would be from scratch. Used
+        to measure DPO rewards through llama.cpp, to judge, and to compare llama.cpp with
+        transformers token by token.
         """
         import numpy as np
 
@@ -234,10 +236,14 @@ class Engine:
             cached = llama.input_ids[: min(llama.n_tokens, start)]
             differs = np.flatnonzero(cached != np.asarray(prompt[: len(cached)]))
             kept = int(differs[0]) if len(differs) else len(cached)
-            # The last prompt token is always evaluated again: its logits score the first
-            # token of every completion.
-            llama.n_tokens = min(kept, start - 1)
-            llama.eval(prompt[llama.n_tokens :])
+            # With the whole prompt cached, its last token's logits (which score the first token
+            # of every completion) are still in `scores`: evaluating that token again, alone,
+            # takes llama.cpp's one-token path, whose logits differ from the batch path's (0.15
+            # nats for one token on the Q4_1 model here), so a pair's score would depend on what
+            # was scored before it.
+            llama.n_tokens = kept
+            if kept < start:
+                llama.eval(prompt[kept:])
             for completion in completions:
                 answer = llama.tokenize(completion.encode(), add_bos=False, special=False)
                 llama._ctx.kv_cache_seq_rm(-1, start, -1)
