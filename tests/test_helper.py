@@ -555,11 +555,14 @@ def test_a_full_job_over_tls_trains_there_and_activates_here(
     assert next(e for e in events if e["event"] == "start")["device"] == "cpu"
     progress = [e for e in events if e["event"] == "progress"][-1]
     assert {"step", "loss", "reward_accuracy", "margin", "eta_seconds"} <= set(progress)
-    assert "trained on the GPU helper on 6 pairs" in trained.stdout
+    pairs = next(e for e in events if e["event"] == "accepted")["pairs"]
+    heldout = next(e for e in events if e["event"] == "evaluating")["heldout_pairs"]
+    assert pairs + heldout == 8 and heldout >= 2
+    assert f"trained on the GPU helper on {pairs} pairs" in trained.stdout
 
     with opened() as ctx:
         active = adapter_store.active(ctx.conn)
-    assert active is not None and active.source == "helper" and active.pairs == 6
+    assert active is not None and active.source == "helper" and active.pairs == pairs
     exported = next(e for e in events if e["event"] == "exported")
     assert hashlib.sha256(active.path.read_bytes()).hexdigest() == exported["sha256"]
     assert_is_a_llama_cpp_adapter_of(active.path, bundled_model_path)

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,10 @@ from gravity_desktop.cli import cli
 from gravity_desktop.errors import UserError
 from gravity_desktop.llm.engine import CancelToken, Engine
 from gravity_desktop.store import adapters as adapter_store
+from gravity_desktop.store.pairs import Pair
 from gravity_desktop.training.config import TrainConfig
-from gravity_desktop.training.job import TrainingResult, run_training
+from gravity_desktop.training.heldout import KeptLogprobs
+from gravity_desktop.training.job import TrainingResult, run_training, split_pairs
 from tests.reader_data import onboard_reader_with_pairs
 
 FAST = TrainConfig(epochs=1, batch_size=4, learning_rate=5e-4, max_length=256, save_every=1)
@@ -73,6 +76,71 @@ def test_training_exports_activates_and_changes_descriptions(reader_with_pairs) 
     assert with_adapter.stdout != without.stdout
     listed = json.loads(runner.invoke(cli, ["adapters", "list", "--json"]).stdout)
     assert listed[0]["active"] and listed[0]["heldout_accuracy"] is not None
+
+
+def numbered_pairs(ids: range) -> list[Pair]:
+    prompt = [{"role": "user", "content": "Describe a book."}]
+    return [
+        Pair(method="gravity", source="synthetic", prompt=prompt, chosen=f"good {n}",
+             rejected=f"flat {n}", id=n)
+        for n in ids
+    ]  # fmt: skip
+
+
+def ids(pairs: list[Pair]) -> set[int | None]:
+    return {p.id for p in pairs}
+
+
+def test_held_out_pairs_stay_held_out_as_pairs_are_added() -> None:
+    config = TrainConfig(heldout_share=0.2)
+    train, heldout = split_pairs(numbered_pairs(range(1, 41)), config)
+    more_train, more_heldout = split_pairs(numbered_pairs(range(1, 81)), config)
+    assert ids(heldout) <= ids(more_heldout) and ids(train) <= ids(more_train)
+    assert ids(train) | ids(heldout) == set(range(1, 41)) and not ids(train) & ids(heldout)
+    assert 8 <= len(more_heldout) <= 24  # about a fifth of 80
+    _, few = split_pairs(numbered_pairs(range(1, 9)), TrainConfig(heldout_share=0.01))
+    assert len(few) == 2
+    capped_train, capped_heldout = split_pairs(
+        numbered_pairs(range(1, 81)), TrainConfig(max_pairs=20)
+    )
+    assert len(capped_train) + len(capped_heldout) == 20 and len(capped_heldout) < 10
+
+
+class CountingEngine:
+    """Stands in for a scoring engine: log-probabilities from the texts' lengths."""
+
+    opened = 0
+    closed = 0
+
+    def __init__(self) -> None:
+        CountingEngine.opened += 1
+
+    def completion_logprobs(self, prompt, completions) -> list[list[float]]:
+        return [[-0.5] * len(text) for text in completions]
+
+    def close(self) -> None:
+        CountingEngine.closed += 1
+
+
+def test_held_out_scores_are_kept_for_the_next_run(tmp_path) -> None:
+    pairs, path = numbered_pairs(range(1, 5)), tmp_path / "kept.json"
+    first = KeptLogprobs(path)
+    scores = first.scores("base", pairs, CountingEngine)
+    first.scores("old adapter", pairs, CountingEngine)
+    first.save()
+    assert scores[0] == (-3.0, -3.0) and CountingEngine.opened == CountingEngine.closed == 2
+
+    second = KeptLogprobs(path)
+    assert second.scores("base", pairs, CountingEngine) == scores
+    assert CountingEngine.opened == 2  # nothing to compute: the engine is not even opened
+    edited = [replace(pairs[0], chosen="a better text"), *pairs[1:]]
+    assert second.scores("base", edited, CountingEngine)[0] == (-6.5, -3.0)
+    assert CountingEngine.opened == 3
+    second.save()
+    assert set(json.loads(path.read_text())) == {"base"}  # only the models this run scored
+
+    path.write_text("{not json")
+    assert KeptLogprobs(path).scores("base", pairs, CountingEngine) == scores
 
 
 RESUMABLE = TrainConfig(epochs=2, batch_size=2, learning_rate=5e-4, max_length=256, save_every=1)
@@ -176,16 +244,22 @@ def test_adapters_activate_and_rollback(reader_with_pairs) -> None:
     with opened() as ctx:
         first = run_training(ctx, FAST)
         second = run_training(ctx, TrainConfig(epochs=1, batch_size=4, seed=3, max_length=256))
+        (kept_file,) = ctx.paths.batch_weights.glob("*.heldout-logprobs.json")
+    # The base's, the new adapter's and the one it was compared with, on the second run's pairs
+    kept = json.loads(kept_file.read_text())
+    assert len(kept) == 3 and second.previous_heldout is not None
+    assert {len(scores) for scores in kept.values()} == {second.heldout.pairs}
     runner = CliRunner()
     listed = json.loads(runner.invoke(cli, ["adapters", "list", "--json"]).stdout)
     assert [a["id"] for a in listed] == [first.adapter_id, second.adapter_id]
-    assert runner.invoke(cli, ["adapters", "activate", first.adapter_id]).exit_code == 0
+    for adapter in (second, first):  # whether or not the second run activated its adapter
+        assert runner.invoke(cli, ["adapters", "activate", adapter.adapter_id]).exit_code == 0
     with opened() as ctx:
         assert adapter_store.active(ctx.conn).id == first.adapter_id
     rolled = runner.invoke(cli, ["adapters", "rollback"])
-    assert rolled.exit_code == 0
+    assert rolled.exit_code == 0, rolled.output
     with opened() as ctx:
-        assert adapter_store.active(ctx.conn).id != first.adapter_id
+        assert adapter_store.active(ctx.conn).id == second.adapter_id
     missing = runner.invoke(cli, ["adapters", "activate", "nope"])
     assert missing.exit_code == 2 and "no adapter 'nope'" in missing.stderr
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import shutil
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from gravity_desktop.store import transaction
 from gravity_desktop.store.pairs import Pair
 from gravity_desktop.training.config import MIN_PAIRS, TrainConfig
 from gravity_desktop.training.gguf_export import export_adapter
-from gravity_desktop.training.heldout import HeldoutScore, heldout_score, reference_logprobs
+from gravity_desktop.training.heldout import HeldoutScore, KeptLogprobs, heldout_score
 from gravity_desktop.training.worker_process import Event, WorkerFailed, run_worker
 
 
@@ -56,22 +55,34 @@ class TrainingResult:
 
 
 def split_pairs(pairs: list[Pair], config: TrainConfig) -> tuple[list[Pair], list[Pair]]:
-    """Deterministic train / held-out split; held-out pairs are preference pairs."""
-    rng = random.Random(config.seed)
-    shuffled = sorted(pairs, key=lambda p: p.id or 0)
-    rng.shuffle(shuffled)
+    """Train / held-out split; held-out pairs are preference pairs.
+
+    Each pair draws a fixed place from its id (not from the training seed), and is held out when
+    the draw falls under the held-out share (at least 2 pairs are). So a pair stays on its side as
+    pairs are added and across runs with other settings: an adapter is compared with the active
+    one on pairs neither trained on, and the held-out scores kept from the last run still apply
+    (training/heldout.py). `max_pairs` keeps a sample drawn the same way, with another salt.
+    """
+    ordered = sorted(pairs, key=lambda pair: _draw(pair, "sample"))
     if config.max_pairs is not None:
-        shuffled = shuffled[: config.max_pairs]
-    if len(shuffled) < MIN_PAIRS:
+        ordered = ordered[: config.max_pairs]
+    if len(ordered) < MIN_PAIRS:
         raise UserError(
-            f"only {len(shuffled)} pairs for the {config.method} method; at least {MIN_PAIRS} are"
+            f"only {len(ordered)} pairs for the {config.method} method; at least {MIN_PAIRS} are"
             f" needed (gravity pairs generate --method {config.method})"
         )
-    preference = [p for p in shuffled if p.rejected is not None]
-    count = max(2, round(config.heldout_share * len(shuffled)))
-    heldout = preference[:count]
-    train = [p for p in shuffled if p not in heldout]
-    return train, heldout
+    preference = [p for p in ordered if p.rejected is not None]
+    heldout = [p for p in preference if _draw(p, "held-out") < config.heldout_share]
+    if len(heldout) < 2:
+        heldout = preference[:2]
+    held = {id(p) for p in heldout}
+    return [p for p in ordered if id(p) not in held], heldout
+
+
+def _draw(pair: Pair, salt: str) -> float:
+    """A fixed number in [0, 1) for the pair."""
+    digest = hashlib.sha256(f"{salt}:{pair.id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def _oversampled(pairs: list[Pair], weight: int) -> list[Pair]:
@@ -273,25 +284,30 @@ def _check_and_activate(
         Engine, weights, n_ctx=1024, scoring=True, n_threads=ctx.settings.n_threads
     )
     try:
-        policy = scorer(adapter_path=partial)
+        scorer(adapter_path=partial).close()  # llama.cpp accepts its tensors
     except Exception as exc:
         partial.unlink(missing_ok=True)
         raise UserError(
             f"the trained adapter failed its check ({exc}); nothing was activated"
         ) from exc
-    base = scorer()
     if on_event:
         on_event({"event": "evaluating", "heldout_pairs": len(heldout)})
-    reference = reference_logprobs(base, heldout)
-    score = heldout_score(policy, heldout, reference, config.beta)
-    policy.close()
+    kept = KeptLogprobs(ctx.paths.batch_weights / f"{plan.base_sha[:16]}.heldout-logprobs.json")
+    reference = kept.scores(weights.name, heldout, scorer)
+
+    def score_of(adapter: Path, sha256: str) -> HeldoutScore:
+        policy = kept.scores(
+            f"{weights.name}+{sha256}", heldout, partial_call(scorer, adapter_path=adapter)
+        )
+        return heldout_score(policy, reference, config.beta)
+
+    adapter_sha = sha256_of(partial)
+    score = score_of(partial, adapter_sha)
     previous = adapter_store.active(ctx.conn)
     previous_score = None
     if previous is not None and previous.base_sha256 == plan.base_sha and previous.path.is_file():
-        engine = scorer(adapter_path=previous.path)
-        previous_score = heldout_score(engine, heldout, reference, config.beta)
-        engine.close()
-    base.close()
+        previous_score = score_of(previous.path, previous.sha256)
+    kept.save()
     activate = previous_score is None or score.accuracy >= previous_score.accuracy
     note = "" if activate else (
         f"not activated: held-out accuracy {score.accuracy:.2f} is below the active adapter's"
@@ -300,7 +316,7 @@ def _check_and_activate(
     final = partial.with_name(partial.name.removesuffix(".partial"))
     partial.replace(final)
     record = adapter_store.Adapter(
-        id=adapter_id, path=final, sha256=sha256_of(final), base_model=plan.model_id,
+        id=adapter_id, path=final, sha256=adapter_sha, base_model=plan.model_id,
         base_sha256=plan.base_sha, method=config.method, pairs=len(plan.train),
         heldout_pairs=len(heldout), heldout_accuracy=score.accuracy, heldout_margin=score.margin,
         config_json=json.dumps(config.as_json()), source=source, note=note, created_at="",
