@@ -7,8 +7,9 @@ the book's serving prompt. The same training runs once per `--run` (TrainConfig 
 the defaults, then the LoRA on every layer at the rate that suits it, then the defaults again), in
 one process, so that the host's drifting speed shows as the gap between the two runs of the
 defaults; the first run also prepares the trainable base, which is timed separately.
-Every run computes the reference log-probabilities afresh (the kept ones are deleted first); with
---retrain one more run trains on the same pairs with them kept, as a reader's next training does.
+Every run computes the reference log-probabilities and the held-out scores afresh (the kept ones
+are deleted first); with --retrain one more run trains on the same pairs with them kept, as a
+reader's next training does.
 Run: .venv/bin/python bench/train_speed.py [--pairs 64] [--per-book 4] [--retrain]
          [--run precision=bf16 --run precision=bf16,gradient_checkpointing=false ...]
 """
@@ -52,10 +53,14 @@ def make_pairs(count: int, per_book: int) -> None:
             ))  # fmt: skip
 
 
-def forget_reference_log_probs() -> None:
-    """Every run but the retraining one computes them, as a first training run does."""
+def forget_kept_scores() -> None:
+    """Every run but the retraining one computes the reference log-probabilities, and scores the
+    held-out pairs with every model, as a first training run does (a run here trains the same
+    adapter as an earlier one with the same settings, whose held-out scores would be kept)."""
     with opened() as ctx:
         for kept in ctx.paths.trainable_base.glob(f"*/{reference_cache.PREFIX}-*.json"):
+            kept.unlink()
+        for kept in ctx.paths.batch_weights.glob("*.heldout-logprobs.json"):
             kept.unlink()
 
 
@@ -120,7 +125,7 @@ def main() -> None:
     settings = [run_settings(text) for text in args.run or ["", every_layer, ""]]
     runs = []
     for one in settings:
-        forget_reference_log_probs()
+        forget_kept_scores()
         figures = train_once(one)
         runs.append(figures)
         print(report(figures, args.pairs))
