@@ -137,9 +137,13 @@ def test_held_out_scores_are_kept_for_the_next_run(tmp_path) -> None:
     assert second.scores("base", edited, CountingEngine)[0] == (-6.5, -3.0)
     assert CountingEngine.opened == 3
     second.save()
-    assert set(json.loads(path.read_text())) == {"base"}  # only the models this run scored
+    kept_text = path.read_text()
+    assert set(json.loads(kept_text)) == {"base"}  # only the models this run scored
 
     path.write_text("{not json")
+    assert KeptLogprobs(path).scores("base", pairs, CountingEngine) == scores
+    damaged = {"base": {key: ["x", None] for key in json.loads(kept_text)["base"]}}
+    path.write_text(json.dumps(damaged))
     assert KeptLogprobs(path).scores("base", pairs, CountingEngine) == scores
 
 

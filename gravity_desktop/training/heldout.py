@@ -76,7 +76,7 @@ class KeptLogprobs:
             missing = [
                 (key, pair)
                 for key, pair in zip(keys, pairs, strict=True)
-                if not (isinstance(kept.get(key), list) and len(kept[key]) == 2)
+                if not _two_numbers(kept.get(key))
             ]
             # Pairs of one book side by side: the engine keeps their prompt evaluated.
             for key, pair in sorted(missing, key=lambda item: json.dumps(item[1].prompt)):
@@ -100,6 +100,15 @@ class KeptLogprobs:
             os.replace(partial, self.path)
         except OSError:
             partial.unlink(missing_ok=True)
+
+
+def _two_numbers(value: object) -> bool:
+    """A kept entry as `save` writes it (a damaged file may hold anything)."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    )
 
 
 def heldout_score(policy: list[Logprobs], reference: list[Logprobs], beta: float) -> HeldoutScore:
