@@ -31,6 +31,7 @@ from gravity_desktop.store import transaction
 from gravity_desktop.store.books import all_books
 from gravity_desktop.training import reference_cache
 from gravity_desktop.training.config import TrainConfig
+from gravity_desktop.training.heldout import KEPT_SUFFIX
 from gravity_desktop.training.job import run_training
 
 
@@ -60,7 +61,7 @@ def forget_kept_scores() -> None:
     with opened() as ctx:
         for kept in ctx.paths.trainable_base.glob(f"*/{reference_cache.PREFIX}-*.json"):
             kept.unlink()
-        for kept in ctx.paths.batch_weights.glob("*.heldout-logprobs.json"):
+        for kept in ctx.paths.batch_weights.glob(f"*{KEPT_SUFFIX}"):
             kept.unlink()
 
 

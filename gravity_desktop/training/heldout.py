@@ -45,6 +45,14 @@ def pair_digest(pair: Pair) -> str:
     return hashlib.sha256(texts.encode()).hexdigest()[:24]
 
 
+KEPT_SUFFIX = ".heldout-logprobs.json"
+
+
+def kept_scores_file(folder: Path, base_sha256: str) -> Path:
+    """Where a base model's held-out scores are kept: beside its scoring weights."""
+    return folder / f"{base_sha256[:16]}{KEPT_SUFFIX}"
+
+
 class KeptLogprobs:
     """Log-probabilities of held-out pairs by model (weights file and adapter) and pair texts.
 

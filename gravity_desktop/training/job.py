@@ -39,7 +39,12 @@ from gravity_desktop.store import transaction
 from gravity_desktop.store.pairs import Pair
 from gravity_desktop.training.config import MIN_PAIRS, TrainConfig
 from gravity_desktop.training.gguf_export import export_adapter
-from gravity_desktop.training.heldout import HeldoutScore, KeptLogprobs, heldout_score
+from gravity_desktop.training.heldout import (
+    HeldoutScore,
+    KeptLogprobs,
+    heldout_score,
+    kept_scores_file,
+)
 from gravity_desktop.training.worker_process import Event, WorkerFailed, run_worker
 
 
@@ -283,16 +288,9 @@ def _check_and_activate(
     scorer = partial_call(
         Engine, weights, n_ctx=1024, scoring=True, n_threads=ctx.settings.n_threads
     )
-    try:
-        scorer(adapter_path=partial).close()  # llama.cpp accepts its tensors
-    except Exception as exc:
-        partial.unlink(missing_ok=True)
-        raise UserError(
-            f"the trained adapter failed its check ({exc}); nothing was activated"
-        ) from exc
     if on_event:
         on_event({"event": "evaluating", "heldout_pairs": len(heldout)})
-    kept = KeptLogprobs(ctx.paths.batch_weights / f"{plan.base_sha[:16]}.heldout-logprobs.json")
+    kept = KeptLogprobs(kept_scores_file(ctx.paths.batch_weights, plan.base_sha))
     reference = kept.scores(weights.name, heldout, scorer)
 
     def score_of(adapter: Path, sha256: str) -> HeldoutScore:
@@ -302,7 +300,14 @@ def _check_and_activate(
         return heldout_score(policy, reference, config.beta)
 
     adapter_sha = sha256_of(partial)
-    score = score_of(partial, adapter_sha)
+    try:
+        # Loads it in llama.cpp, unless these very bytes were loaded and scored before.
+        score = score_of(partial, adapter_sha)
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        raise UserError(
+            f"the trained adapter failed its check ({exc}); nothing was activated"
+        ) from exc
     previous = adapter_store.active(ctx.conn)
     previous_score = None
     if previous is not None and previous.base_sha256 == plan.base_sha and previous.path.is_file():
