@@ -194,6 +194,84 @@ def test_lora_on_the_upper_layers_trains_them_alone_and_runs_the_lower_without_a
         torch.testing.assert_close(frozen_gradients[name], gradient)
 
 
+def test_kept_states_of_the_frozen_layers_serve_later_steps_with_the_same_numbers(torch) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    from gravity_desktop.training.shared_prompt import share_prompts
+    from gravity_desktop.training.upper_layers import adapted_layers, run_without_gradients_below
+
+    frozen_attention: list[object] = []  # one entry per call in the model that keeps states
+
+    def lora_model(keep: bool) -> object:
+        model = tiny_llama(num_hidden_layers=3)
+        frozen = run_without_gradients_below(model, adapted_layers(model, 1)[0])
+        share_prompts(model, frozen if keep else None)
+        model.gradient_checkpointing_enable()
+        if keep:
+            model.model.layers[0].self_attn.register_forward_hook(
+                lambda *call: frozen_attention.append(call)
+            )
+        torch.manual_seed(1)
+        config = LoraConfig(r=2, target_modules=["q_proj", "down_proj"], layers_to_transform=[2])
+        peft_model = get_peft_model(model, config)
+        peft_model.enable_input_require_grads()
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                torch.nn.init.normal_(param, std=0.1)
+        return peft_model
+
+    def step(model: object, pairs: list[int]) -> tuple:
+        rows = pairs + [4 + pair for pair in pairs]
+        inputs = {key: value[rows] for key, value in batch.items()}
+        model.zero_grad()
+        log_probs = model(**inputs, fused_lm_head=True).log_probs
+        (log_probs * torch.linspace(0.5, 1.5, log_probs.shape[1])).sum().backward()
+        trained = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        return log_probs.detach(), trained
+
+    # Pairs 0, 1 and 3 are scenarios of one book; each pair's two texts begin alike, so a pair
+    # packed alone shares 15 tokens, and the book's pairs packed together share the prompt's 12.
+    batch = preference_batch(
+        prompts=[12, 12, 9, 12], texts=[(6, 4), (7, 9), (4, 5), (5, 5)], common=3,
+        same_as={1: 0, 3: 0},
+    )  # fmt: skip
+    plain, kept = lora_model(keep=False), lora_model(keep=True)
+    with torch.no_grad(), kept.disable_adapter():  # the reference pass, before training
+        kept(**{key: value[[0, 1, 2, 4, 5, 6]] for key, value in batch.items()})
+    assert len(frozen_attention) == 1
+    # Packed unlike the reference pass: served from the kept states, the frozen layers idle.
+    for pairs in ([1, 0], [2, 1]):
+        expected, got = step(plain, pairs), step(kept, pairs)
+        torch.testing.assert_close(got[0], expected[0])
+        assert got[1].keys() == expected[1].keys()
+        for name, gradient in expected[1].items():
+            assert gradient.abs().sum() > 0
+            torch.testing.assert_close(got[1][name], gradient)
+    assert len(frozen_attention) == 1
+    # Pair 3 was not in the reference pass: the frozen layers run for the whole batch.
+    expected, got = step(plain, [0, 3]), step(kept, [0, 3])
+    assert len(frozen_attention) == 2
+    torch.testing.assert_close(got[0], expected[0])
+    # ... and keep pair 3's states, which serve the next step.
+    expected, got = step(plain, [3, 2]), step(kept, [3, 2])
+    assert len(frozen_attention) == 2
+    torch.testing.assert_close(got[0], expected[0])
+
+
+def test_kept_states_stop_growing_at_their_budget(torch) -> None:
+    from gravity_desktop.training.upper_layers import KeptStates
+
+    states = KeptStates(budget=200)
+    prompt = torch.arange(40, dtype=torch.float32).reshape(10, 4)
+    states.keep((1, 2, 3, 4), prompt[:2], prompt[2:4])
+    states.keep((1, 2, 5, 6), prompt[:2], prompt[4:6])  # the shared start is kept once
+    torch.testing.assert_close(states.get((1, 2, 5, 6)), prompt[[0, 1, 4, 5]])
+    states.keep((7, 8, 9), prompt[:1], prompt[1:10])  # 96 bytes so far; 256 after this row
+    states.keep((7, 8, 10), prompt[:1], prompt[1:10])
+    assert states.get((7, 8, 9)) is not None
+    assert states.get((7, 8, 10)) is None
+
+
 def test_fused_head_on_the_cpu_scores_only_the_completion_tokens(torch, monkeypatch) -> None:
     import trl.trainer.utils as fused_head
 

@@ -110,8 +110,7 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
     if "metadata" in data.column_names:
         data = data.remove_columns("metadata")
     layers = adapted_layers(model, config.lora_layers)
-    if layers is not None:
-        run_without_gradients_below(model, layers[0])
+    frozen = None if layers is None else run_without_gradients_below(model, layers[0])
     lora = LoraConfig(
         r=config.rank,
         layers_to_transform=layers,
@@ -190,7 +189,7 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
         from gravity_desktop.training.worker_trainer import WorkerDPOTrainer
 
         use_on_cpu(device)
-        share_prompts(model)
+        share_prompts(model, frozen)
         trainer = WorkerDPOTrainer(
             model=model,
             # The reference log-probabilities are computed once, before training, without

@@ -12,6 +12,11 @@ position sees exactly what it sees in its own row (causal attention makes this e
 hidden states come back in the collator's layout, so TRL's loss, metrics and fused LM head are
 unchanged.
 
+Where the LoRA adapts only the upper layers, the layers below give each row the same states at
+every step; given their `FrozenLayers`, the packed path keeps those states per row (`KeptStates`)
+and, once every row of a batch has been seen (in the reference pass before training, or in an
+earlier epoch), hands them on instead of running those layers again.
+
 Batches that do not have that shape (generation, SFT, rows without a common start of at least
 `MIN_SHARED` tokens, left padding) run through the backbone as before. docs/training.md has the
 measured effect on the bundled model.
@@ -22,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from gravity_desktop.training.upper_layers import FrozenLayers, KeptStates
 
 MIN_SHARED = 8  # below this, packing saves too little to be worth a layout of its own
 PASSTHROUGH_KEYS = frozenset({"input_ids", "attention_mask", "use_cache"})
@@ -47,8 +54,11 @@ class Group:
             start += length - self.shared
 
 
-def share_prompts(model: Any) -> None:
+def share_prompts(model: Any, frozen: FrozenLayers | None = None) -> None:
     """Wrap `model`'s backbone (a transformers causal LM, before PEFT wraps it); see above.
+
+    `frozen`: the layers below the adapted ones (`run_without_gradients_below`), whose states
+    are then kept between steps.
 
     Only for PyTorch's scaled-dot-product attention (transformers' default), which takes the
     packed rows' mask as booleans; models loaded with another attention implementation are left
@@ -58,12 +68,13 @@ def share_prompts(model: Any) -> None:
     if getattr(backbone.config, "_attn_implementation", None) != "sdpa":
         return
     original = backbone.forward
+    kept = None if frozen is None else (frozen, KeptStates())
 
     def forward(*args: Any, **kwargs: Any) -> Any:
         groups = None if args else _groups(kwargs)
         if groups is None:
             return original(*args, **kwargs)
-        return _forward_groups(original, kwargs["input_ids"], groups)
+        return _forward_groups(original, kwargs["input_ids"], groups, kept)
 
     backbone.forward = forward
 
@@ -140,7 +151,9 @@ def _common_start(a: list[int], b: list[int]) -> int:
     return min(len(a), len(b))
 
 
-def _forward_groups(backbone: Any, ids: Any, groups: list[Group]) -> Any:
+def _forward_groups(
+    backbone: Any, ids: Any, groups: list[Group], kept: tuple[FrozenLayers, KeptStates] | None
+) -> Any:
     """Hidden states for every row, each group packed into one row; see the module's docstring.
 
     One forward pass, as before, so gradient checkpointing works unchanged.
@@ -173,12 +186,54 @@ def _forward_groups(backbone: Any, ids: Any, groups: list[Group]) -> Any:
         allowed[g, 0, filled:, filled:] = torch.eye(
             packed_width - filled, dtype=torch.bool, device=device
         )
-    out = backbone(
-        input_ids=packed, attention_mask=allowed, position_ids=positions, use_cache=False
-    ).last_hidden_state
+
+    def run() -> Any:
+        return backbone(
+            input_ids=packed, attention_mask=allowed, position_ids=positions, use_cache=False
+        ).last_hidden_state
+
+    if kept is None:
+        out = run()
+    else:
+        frozen, states = kept
+        tokens = {row: tuple(ids[row, :length].tolist()) for group in groups
+                  for row, length in zip(group.rows, group.lengths, strict=True)}  # fmt: skip
+        given = _packed_states(states, tokens, groups, packed_width)
+        out, below = frozen.run(run, given)
+        if given is None:
+            _keep_states(states, tokens, groups, below)
     rows: list[Any] = [None] * len(ids)
     for g, group in enumerate(groups):
         for row, (start, length) in zip(group.rows, group.rests(), strict=True):
             hidden = torch.cat([out[g, : group.shared], out[g, start : start + length]])
             rows[row] = torch.nn.functional.pad(hidden, (0, 0, 0, width - len(hidden)))
     return BaseModelOutputWithPast(last_hidden_state=torch.stack(rows))
+
+
+def _packed_states(
+    states: KeptStates, tokens: dict[int, tuple[int, ...]], groups: list[Group], width: int
+) -> Any:
+    """The kept states of the frozen layers laid out as the packed rows; None unless every row's
+    are kept (a batch runs the frozen layers for all its rows or for none)."""
+    import torch
+
+    rows = {row: states.get(row_tokens) for row, row_tokens in tokens.items()}
+    if any(found is None for found in rows.values()):
+        return None
+    some = next(iter(rows.values()))
+    packed = torch.zeros((len(groups), width, some.shape[-1]), dtype=some.dtype, device=some.device)
+    for g, group in enumerate(groups):
+        packed[g, : group.shared] = rows[group.rows[0]][: group.shared]
+        for row, (start, length) in zip(group.rows, group.rests(), strict=True):
+            packed[g, start : start + length] = rows[row][group.shared :]
+    return packed
+
+
+def _keep_states(
+    states: KeptStates, tokens: dict[int, tuple[int, ...]], groups: list[Group], below: Any
+) -> None:
+    """Keep each row's part of the frozen layers' packed output: its group's common start and
+    its own rest."""
+    for g, group in enumerate(groups):
+        for row, (start, length) in zip(group.rows, group.rests(), strict=True):
+            states.keep(tokens[row], below[g, : group.shared], below[g, start : start + length])
