@@ -37,7 +37,9 @@ STOP = {"requested": False}
 SPEAKS = {"events": True}
 MODULE = "gravity_desktop.training.dpo_worker"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-REFERENCE_BATCH = 8  # pairs per batch when the reference log-probabilities are computed
+# Pairs per batch when the reference log-probabilities are computed: about four books' scenarios.
+# docs/training.md has the times of 4 to 64.
+REFERENCE_BATCH = 16
 
 
 def emit(event: str, **fields: object) -> None:
@@ -195,7 +197,7 @@ def run(job_dir: Path, job: dict, prepared_base: Path | None = None) -> int:
             # The reference log-probabilities are computed once, before training, without
             # gradients (and kept for the next run): each step then runs one forward pass
             # instead of two. Without gradients a batch is small, so REFERENCE_BATCH pairs go
-            # in each: all the scenarios of a book or two, under one run of each prompt.
+            # in each: the scenarios of a few books, under one run of each prompt.
             args=DPOConfig(
                 beta=config.beta,
                 precompute_ref_log_probs=True,
